@@ -1,0 +1,31 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use task_core::extract::TaskId;
+use task_core::problem::Problem;
+use task_core::{ApiError, AppState, TaskRepository};
+
+/// Deletes a task.
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, minimum = 1, description = "The task id")),
+    responses(
+        (status = 204, description = "The task was deleted"),
+        (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    TaskId(id): TaskId,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.tasks.pool().begin().await?;
+    let task = TaskRepository::delete(&mut tx, id)
+        .await?
+        .ok_or(ApiError::TaskNotFound(id))?;
+    tx.commit().await?;
+    tracing::info!(task_id = task.id, "task deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

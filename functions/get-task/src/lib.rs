@@ -1,0 +1,14 @@
+//! `get-task`: `GET /api/tasks/{id}`.
+
+pub mod handler;
+
+use axum::Router;
+use axum::routing::get;
+use task_core::AppState;
+
+/// This function's name in the route table, on Knative and in `.local/stack.json`.
+pub const FUNCTION: &str = "get-task";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/tasks/{id}", get(handler::get_task))
+}

@@ -1,0 +1,52 @@
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use task_core::list::{ListQuery, TaskFilter};
+use task_core::problem::Problem;
+use task_core::task::Task;
+use task_core::{ApiError, AppState};
+
+/// Lists tasks, newest first. When more remain, `Link: <...>; rel="next"` points
+/// at the next page.
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    tag = "tasks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of tasks, newest first", body = [Task],
+            headers(("Link" = String, description = "`<url>; rel=\"next\"` when more tasks remain"))),
+        (status = 400, description = "Malformed query string", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
+    let filter = query.validate()?;
+    // One more than the page tells whether another page follows.
+    let mut tasks = state
+        .tasks
+        .list(&TaskFilter {
+            limit: filter.limit + 1,
+            ..filter.clone()
+        })
+        .await?;
+
+    let mut headers = HeaderMap::new();
+    if tasks.len() as i64 > filter.limit {
+        tasks.truncate(filter.limit as usize);
+        if let Some(last) = tasks.last() {
+            let link = format!("</api/tasks?{}>; rel=\"next\"", query.next_page(last.id));
+            if let Ok(link) = HeaderValue::from_str(&link) {
+                headers.insert(header::LINK, link);
+            }
+        }
+    }
+    Ok((headers, Json(tasks)).into_response())
+}

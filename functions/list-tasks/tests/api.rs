@@ -1,0 +1,192 @@
+//! `GET /api/tasks` over HTTP against a real PostgreSQL.
+
+use serde_json::Value;
+use task_core::task::TaskStatus;
+use test_support::{TestApp, assert_problem, error_fields};
+
+async fn app() -> TestApp {
+    TestApp::spawn(list_tasks::FUNCTION, list_tasks::router()).await
+}
+
+async fn list(app: &TestApp, query: &str) -> (Vec<Value>, Option<String>) {
+    let response = app.get(&format!("/api/tasks{query}")).await;
+    assert_eq!(response.status(), 200, "GET /api/tasks{query}");
+    let link = response
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.json().await.unwrap(), link)
+}
+
+fn titles(tasks: &[Value]) -> Vec<&str> {
+    tasks.iter().map(|t| t["title"].as_str().unwrap()).collect()
+}
+
+/// The path of a `Link: <path>; rel="next"` header.
+fn next_path(link: &str) -> &str {
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    link.trim_start_matches('<').split('>').next().unwrap()
+}
+
+#[tokio::test]
+async fn an_empty_table_is_an_empty_array_without_link() {
+    let app = app().await;
+    let (tasks, link) = list(&app, "").await;
+    assert!(tasks.is_empty());
+    assert_eq!(link, None);
+}
+
+#[tokio::test]
+async fn lists_newest_first() {
+    let app = app().await;
+    for title in ["first", "second", "third"] {
+        app.db.insert_task(title, TaskStatus::Pending).await;
+    }
+    let (tasks, link) = list(&app, "").await;
+    assert_eq!(titles(&tasks), ["third", "second", "first"]);
+    assert_eq!(link, None);
+}
+
+#[tokio::test]
+async fn filters_by_status() {
+    let app = app().await;
+    app.db.insert_task("a", TaskStatus::Pending).await;
+    app.db.insert_task("b", TaskStatus::Complete).await;
+    app.db.insert_task("c", TaskStatus::InProgress).await;
+    app.db.insert_task("d", TaskStatus::Complete).await;
+    assert_eq!(titles(&list(&app, "?status=complete").await.0), ["d", "b"]);
+    assert_eq!(titles(&list(&app, "?status=in_progress").await.0), ["c"]);
+    assert_eq!(
+        titles(&list(&app, "?status=").await.0),
+        ["d", "c", "b", "a"]
+    );
+}
+
+#[tokio::test]
+async fn searches_title_and_description_case_insensitively_and_literally() {
+    let app = app().await;
+    app.db.insert_task("Buy MILK", TaskStatus::Pending).await;
+    app.db.insert_task("Call mum", TaskStatus::Pending).await;
+    app.db
+        .insert_task("50% discount", TaskStatus::Pending)
+        .await;
+    sqlx::query("UPDATE tasks SET description = 'oat milk, not cow' WHERE title = 'Call mum'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(&list(&app, "?q=milk").await.0),
+        ["Call mum", "Buy MILK"]
+    );
+    assert_eq!(
+        titles(&list(&app, "?q=Milk&status=pending").await.0),
+        ["Call mum", "Buy MILK"]
+    );
+    assert_eq!(titles(&list(&app, "?q=50%25").await.0), ["50% discount"]);
+    assert!(list(&app, "?q=%25%25").await.0.is_empty());
+    assert!(list(&app, "?q=_").await.0.is_empty());
+    assert!(list(&app, "?q=milk&status=complete").await.0.is_empty());
+}
+
+#[tokio::test]
+async fn pages_with_a_default_limit_of_100_and_a_next_link() {
+    let app = app().await;
+    for i in 0..105 {
+        app.db
+            .insert_task(&format!("task {i}"), TaskStatus::Pending)
+            .await;
+    }
+    let (page, link) = list(&app, "").await;
+    assert_eq!(page.len(), 100);
+    assert_eq!(page[0]["title"], "task 104");
+    let next = next_path(link.as_deref().expect("a next link")).to_string();
+    let (rest, link) = list(&app, next.trim_start_matches("/api/tasks")).await;
+    assert_eq!(
+        titles(&rest),
+        ["task 4", "task 3", "task 2", "task 1", "task 0"]
+    );
+    assert_eq!(link, None);
+}
+
+#[tokio::test]
+async fn following_next_links_visits_every_matching_task_once() {
+    let app = app().await;
+    for i in 0..23 {
+        let status = if i % 3 == 0 {
+            TaskStatus::Complete
+        } else {
+            TaskStatus::Pending
+        };
+        app.db.insert_task(&format!("Item {i}"), status).await;
+    }
+    let mut seen = Vec::new();
+    let mut query = "?status=pending&q=item&limit=4".to_string();
+    loop {
+        let (page, link) = list(&app, &query).await;
+        assert!(page.len() <= 4);
+        seen.extend(page.iter().map(|t| t["id"].as_i64().unwrap()));
+        match link {
+            Some(link) => {
+                let path = next_path(&link);
+                assert!(
+                    path.contains("status=pending") && path.contains("q=item"),
+                    "{path}"
+                );
+                query = path.trim_start_matches("/api/tasks").to_string();
+            }
+            None => break,
+        }
+    }
+    let mut expected: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM tasks WHERE status = 'pending' ORDER BY id DESC")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(seen, expected);
+    expected.dedup();
+    assert_eq!(expected.len(), 15);
+}
+
+#[tokio::test]
+async fn the_limit_is_at_most_1000() {
+    let app = app().await;
+    for i in 0..3 {
+        app.db
+            .insert_task(&format!("t{i}"), TaskStatus::Pending)
+            .await;
+    }
+    assert_eq!(list(&app, "?limit=1000").await.0.len(), 3);
+    let (page, link) = list(&app, "?limit=2").await;
+    assert_eq!(page.len(), 2);
+    assert!(link.is_some());
+    for bad in ["0", "1001", "-1", "ten", "1.5"] {
+        let problem = assert_problem(app.get(&format!("/api/tasks?limit={bad}")).await, 422).await;
+        assert_eq!(error_fields(&problem), ["limit"]);
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_are_422_naming_each_one() {
+    let app = app().await;
+    let problem = assert_problem(
+        app.get("/api/tasks?status=done&limit=0&cursor=abc").await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["status", "limit", "cursor"]);
+    let long = "x".repeat(256);
+    let problem = assert_problem(app.get(&format!("/api/tasks?q={long}")).await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+    let problem = assert_problem(app.get("/api/tasks?q=a%00b").await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+}
+
+#[tokio::test]
+async fn a_malformed_query_string_is_400() {
+    let app = app().await;
+    assert_problem(
+        app.get("/api/tasks?status=pending&status=complete").await,
+        400,
+    )
+    .await;
+}

@@ -1,0 +1,60 @@
+//! The Router every function serves: its own routes plus what they all share.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::Method;
+use axum::routing::get;
+use sqlx::PgPool;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::health::health;
+use crate::repository::TaskRepository;
+
+/// Request bodies above this are refused with 413.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// This function's name, as in the route table.
+    pub function: &'static str,
+    pub tasks: TaskRepository,
+}
+
+impl AppState {
+    pub fn new(function: &'static str, pool: PgPool) -> Self {
+        Self {
+            function,
+            tasks: TaskRepository::new(pool),
+        }
+    }
+}
+
+/// Adds `/health`, problem+json for unknown routes and methods, the body limit
+/// and request tracing to a function's own `routes`.
+pub fn build_app(routes: Router<AppState>, state: AppState) -> Router {
+    let function = state.function;
+    routes
+        .route("/health", get(health))
+        .fallback(|request: Request| async move {
+            ApiError::RouteNotFound(request.uri().path().to_string())
+        })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed {
+                method: method.to_string(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(move |request: &Request| {
+                tracing::info_span!(
+                    "request",
+                    function,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
+        .with_state(state)
+}

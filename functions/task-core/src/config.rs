@@ -1,0 +1,151 @@
+//! Configuration, read from the environment once at start-up.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// What a function needs from its environment.
+#[derive(Clone)]
+pub struct Config {
+    /// `PORT`: where to listen (Knative's contract). Default 8080.
+    pub port: u16,
+    /// `BIND_ADDRESS`: the interface to listen on. Default 0.0.0.0 (what a
+    /// container needs); the local stack sets 127.0.0.1.
+    pub bind_address: IpAddr,
+    /// `DATABASE_URL`: the PostgreSQL connection string. Required.
+    pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: pool size. Default 10.
+    pub database_max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection
+    /// before it is answered 503. Default 3000.
+    pub database_acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // The database URL may carry a password: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("bind_address", &self.bind_address)
+            .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A setting that is missing or cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set; it must hold {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database_url = lookup("DATABASE_URL")
+            .filter(|url| !url.trim().is_empty())
+            .ok_or(ConfigError::Missing(
+                "DATABASE_URL",
+                "a PostgreSQL URL such as postgres://user:password@host:5432/tasks",
+            ))?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                value: "<hidden>".into(),
+                reason: "must start with postgres:// or postgresql://".into(),
+            });
+        }
+        Ok(Self {
+            port: parse(&lookup, "PORT", 8080)?,
+            bind_address: parse(&lookup, "BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]))?,
+            database_url,
+            database_max_connections: parse(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_acquire_timeout: Duration::from_millis(parse(
+                &lookup,
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                3000,
+            )?),
+        })
+    }
+}
+
+fn parse<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|err: T::Err| ConfigError::Invalid {
+                name,
+                reason: err.to_string(),
+                value,
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_set() {
+        let config = config(&[("DATABASE_URL", "postgres://localhost/tasks")]).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.bind_address.to_string(), "0.0.0.0");
+        assert_eq!(config.database_max_connections, 10);
+        assert_eq!(config.database_acquire_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named() {
+        let err = config(&[("PORT", "9000")]).unwrap_err();
+        assert!(err.to_string().starts_with("DATABASE_URL is not set"));
+    }
+
+    #[test]
+    fn a_bad_port_is_named_with_its_value() {
+        let err = config(&[("DATABASE_URL", "postgres://x/y"), ("PORT", "eighty")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "PORT", .. }));
+        assert!(err.to_string().contains("\"eighty\""));
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused_without_echoing_it() {
+        let err = config(&[("DATABASE_URL", "mysql://root:secret@db/tasks")]).unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_url() {
+        let config = config(&[("DATABASE_URL", "postgres://u:secret@h/d")]).unwrap();
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Every error a function can answer with, and its one mapping to HTTP.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::task::Task;
+
+/// An error answered as `application/problem+json`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, wrong types, unknown fields, a bad id.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("task {0} does not exist")]
+    TaskNotFound(i64),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method {method} is not allowed on this path")]
+    MethodNotAllowed { method: String },
+    /// If-Match named a version that is not the current one.
+    #[error("task {} changed since you read it; it is now at version {}", .0.id, .0.version)]
+    PreconditionFailed(Box<Task>),
+    #[error("the request body must be at most 64 KiB")]
+    PayloadTooLarge,
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The database cannot be reached (or is overloaded); retrying later can succeed.
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database has not been migrated to what this build needs.
+    #[error(
+        "the database schema is at version {found}, this build needs {expected}: apply the migrations"
+    )]
+    SchemaOutdated { found: i64, expected: i64 },
+    /// Anything else: a bug or an unexpected database error.
+    #[error("internal error")]
+    Internal(#[source] sqlx::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TaskNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) | Self::SchemaOutdated { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem type URI: one per kind of error, stable for clients to match on.
+    fn type_uri(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "urn:task-app:problem:bad-request",
+            Self::Validation(_) => "urn:task-app:problem:validation-failed",
+            Self::TaskNotFound(_) => "urn:task-app:problem:task-not-found",
+            Self::RouteNotFound(_) => "urn:task-app:problem:route-not-found",
+            Self::MethodNotAllowed { .. } => "urn:task-app:problem:method-not-allowed",
+            Self::PreconditionFailed(_) => "urn:task-app:problem:stale-version",
+            Self::PayloadTooLarge => "urn:task-app:problem:payload-too-large",
+            Self::UnsupportedMediaType => "urn:task-app:problem:unsupported-media-type",
+            Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
+                "urn:task-app:problem:unavailable"
+            }
+            Self::Internal(_) => "urn:task-app:problem:internal",
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            Self::Validation(errors) => errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        Problem {
+            type_uri: self.type_uri().to_string(),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            current: match self {
+                Self::PreconditionFailed(task) => Some((**task).clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(source) => tracing::error!(error = %source, "request failed"),
+            Self::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            _ => {}
+        }
+        let status = self.status();
+        let body = serde_json::to_vec(&self.to_problem()).expect("a problem always serializes");
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        match &self {
+            Self::PreconditionFailed(task) => {
+                if let Ok(etag) = HeaderValue::from_str(&task.etag()) {
+                    headers.insert(header::ETAG, etag);
+                }
+            }
+            Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(err)
+        }
+    }
+}
+
+/// Errors that go away by themselves: no connection, a restarting server, a
+/// full pool, or a transaction the server asks us to retry.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception, 40: transaction rollback (serialization,
+            // deadlock), 53: insufficient resources, 57: operator intervention
+            // (shutdown, restart), 58: system error.
+            ["08", "40", "53", "57", "58"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            JsonRejection::BytesRejection(ref inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Self::PayloadTooLarge
+            }
+            // Syntax errors and wrong types or unknown fields alike are malformed
+            // requests (400); 422 is kept for well-formed values that break a rule.
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_problems_list_every_field() {
+        let problem = ApiError::Validation(vec![
+            FieldError::new("title", "must not be blank"),
+            FieldError::new("status", "must be one of pending, in_progress, complete"),
+        ])
+        .to_problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors.len(), 2);
+        assert!(problem.detail.contains("title must not be blank"));
+    }
+
+    #[test]
+    fn pool_timeouts_are_unavailable_not_internal() {
+        assert_eq!(
+            ApiError::from(sqlx::Error::PoolTimedOut).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::from(sqlx::Error::RowNotFound).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

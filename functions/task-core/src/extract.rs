@@ -1,0 +1,163 @@
+//! Request extractors that turn every malformed request into an [`ApiError`].
+
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::task::Task;
+
+/// A JSON object body: 415 without a JSON content type, 413 over the body
+/// limit, 400 when it is not a JSON object of the expected shape.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Parsing into a map first refuses arrays, which serde would otherwise
+        // accept for a struct whose fields all have defaults.
+        let Json(object) = Json::<Map<String, Value>>::from_request(request, state).await?;
+        T::deserialize(Value::Object(object))
+            .map(JsonBody)
+            .map_err(|err| ApiError::BadRequest(format!("invalid request body: {err}")))
+    }
+}
+
+/// The `{id}` of a task path: a positive 64-bit integer, else 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskId(pub i64);
+
+impl TaskId {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        match raw.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(Self(id)),
+            _ => Err(ApiError::BadRequest(format!(
+                "task id {raw:?} is not a positive 64-bit integer"
+            ))),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        Self::parse(&raw)
+    }
+}
+
+/// The `If-Match` precondition of a request; absent means "any version".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IfMatch {
+    #[default]
+    Any,
+    /// The strong entity tags the client accepts, as sent (quotes included).
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    pub fn parse(value: &str) -> Self {
+        if value.trim() == "*" {
+            return Self::Any;
+        }
+        Self::Tags(
+            value
+                .split(',')
+                .map(|tag| tag.trim().to_string())
+                .filter(|tag| !tag.is_empty())
+                .collect(),
+        )
+    }
+
+    /// Ok when `task` is a version the client accepts; 412 with the current task
+    /// otherwise. Weak tags never match (RFC 9110 uses strong comparison here).
+    pub fn check(&self, task: &Task) -> Result<(), ApiError> {
+        match self {
+            Self::Any => Ok(()),
+            Self::Tags(tags) if tags.iter().any(|tag| *tag == task.etag()) => Ok(()),
+            Self::Tags(_) => Err(ApiError::PreconditionFailed(Box::new(task.clone()))),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(header::IF_MATCH)
+            .iter()
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| ApiError::BadRequest("If-Match is not valid ASCII".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        if values.is_empty() {
+            return Ok(Self::Any);
+        }
+        Ok(Self::parse(&values.join(",")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskStatus;
+    use chrono::Utc;
+
+    fn task(version: i32) -> Task {
+        Task {
+            id: 7,
+            title: "t".into(),
+            description: None,
+            status: TaskStatus::Pending,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version,
+        }
+    }
+
+    #[test]
+    fn task_ids_must_be_positive_64_bit_integers() {
+        assert_eq!(TaskId::parse("42").unwrap(), TaskId(42));
+        assert_eq!(
+            TaskId::parse("9223372036854775807").unwrap(),
+            TaskId(i64::MAX)
+        );
+        for bad in ["0", "-1", "abc", "1.5", "9223372036854775808", "", " 1"] {
+            assert!(TaskId::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn if_match_compares_strong_tags() {
+        assert!(IfMatch::parse("\"3\"").check(&task(3)).is_ok());
+        assert!(IfMatch::parse("\"1\", \"3\"").check(&task(3)).is_ok());
+        assert!(IfMatch::parse("*").check(&task(3)).is_ok());
+        assert!(IfMatch::parse("\"2\"").check(&task(3)).is_err());
+        assert!(IfMatch::parse("W/\"3\"").check(&task(3)).is_err());
+        assert!(IfMatch::parse("3").check(&task(3)).is_err());
+    }
+
+    #[test]
+    fn a_stale_if_match_carries_the_current_task() {
+        match IfMatch::parse("\"1\"").check(&task(2)) {
+            Err(ApiError::PreconditionFailed(current)) => assert_eq!(current.version, 2),
+            other => panic!("expected 412, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The query of `GET /api/tasks`: filters, page size and the keyset cursor.
+
+use serde::{Deserialize, Serialize};
+
+use crate::problem::FieldError;
+use crate::task::TaskStatus;
+
+/// Page size when `limit` is left out.
+pub const DEFAULT_LIMIT: i64 = 100;
+/// Largest page a client may ask for.
+pub const MAX_LIMIT: i64 = 1000;
+/// Longest search text, in characters.
+pub const SEARCH_MAX_CHARS: usize = 255;
+
+/// The query string of `GET /api/tasks`, as sent. Empty values count as left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "server", into_params(parameter_in = Query))]
+pub struct ListQuery {
+    /// Only tasks with this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(value_type = Option<TaskStatus>))]
+    pub status: Option<String>,
+    /// Case-insensitive text searched in title and description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(max_length = 255))]
+    pub q: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1, maximum = 1000))]
+    pub limit: Option<String>,
+    /// Where the next page starts: taken from the `Link: rel="next"` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1))]
+    pub cursor: Option<String>,
+}
+
+/// Which tasks a list returns: newest first, optionally filtered, one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    /// Case-insensitive substring of the title or the description.
+    pub search: Option<String>,
+    /// Keyset cursor: only tasks with a smaller id (older) than this.
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+impl ListQuery {
+    /// Checks every parameter; the error names each bad one.
+    pub fn validate(&self) -> Result<TaskFilter, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let status = present(&self.status).and_then(|status| match status.parse::<TaskStatus>() {
+            Ok(status) => Some(status),
+            Err(err) => {
+                errors.push(FieldError::new("status", err.to_string()));
+                None
+            }
+        });
+        let search = present(&self.q).and_then(|q| {
+            if q.chars().count() > SEARCH_MAX_CHARS {
+                errors.push(FieldError::new(
+                    "q",
+                    format!("must be at most {SEARCH_MAX_CHARS} characters"),
+                ));
+                None
+            } else if q.contains('\0') {
+                errors.push(FieldError::new("q", "must not contain NUL characters"));
+                None
+            } else {
+                Some(q.to_string())
+            }
+        });
+        let limit = match present(&self.limit).map(str::parse::<i64>) {
+            None => DEFAULT_LIMIT,
+            Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                ));
+                DEFAULT_LIMIT
+            }
+        };
+        let before_id = match present(&self.cursor).map(str::parse::<i64>) {
+            None => None,
+            Some(Ok(cursor)) if cursor > 0 => Some(cursor),
+            Some(_) => {
+                errors.push(FieldError::new("cursor", "must be a positive integer"));
+                None
+            }
+        };
+        if errors.is_empty() {
+            Ok(TaskFilter {
+                status,
+                search,
+                before_id,
+                limit,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The query string of the page after the one that ended at `last_id`.
+    pub fn next_page(&self, last_id: i64) -> String {
+        let next = ListQuery {
+            cursor: Some(last_id.to_string()),
+            ..self.clone()
+        };
+        serde_urlencoded_string(&next)
+    }
+
+    /// This query as a URL query string (without `?`).
+    pub fn to_query_string(&self) -> String {
+        serde_urlencoded_string(self)
+    }
+}
+
+fn serde_urlencoded_string(query: &ListQuery) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for (name, value) in [
+        ("status", &query.status),
+        ("q", &query.q),
+        ("limit", &query.limit),
+        ("cursor", &query.cursor),
+    ] {
+        if let Some(value) = present(value) {
+            pairs.push((name, value));
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(status: &str, q: &str, limit: &str, cursor: &str) -> ListQuery {
+        let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        ListQuery {
+            status: some(status),
+            q: some(q),
+            limit: some(limit),
+            cursor: some(cursor),
+        }
+    }
+
+    #[test]
+    fn an_empty_query_lists_the_newest_hundred() {
+        let filter = ListQuery::default().validate().unwrap();
+        assert_eq!(filter.limit, DEFAULT_LIMIT);
+        assert_eq!(filter.status, None);
+        assert_eq!(filter.search, None);
+        assert_eq!(filter.before_id, None);
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        let errors = query("done", "", "1001", "-4").validate().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["status", "limit", "cursor"]);
+        assert!(query("", "", "0", "").validate().is_err());
+        assert!(query("", "", "ten", "").validate().is_err());
+        assert!(query("", &"x".repeat(256), "", "").validate().is_err());
+    }
+
+    #[test]
+    fn the_next_page_keeps_the_filters_and_encodes_them() {
+        let next = query("pending", "50% off & more", "10", "99").next_page(42);
+        assert_eq!(
+            next,
+            "status=pending&q=50%25%20off%20%26%20more&limit=10&cursor=42"
+        );
+    }
+}

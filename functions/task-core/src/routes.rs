@@ -1,0 +1,91 @@
+//! The route table: which function serves which method and path.
+//!
+//! The single source of truth for the edge router (local nginx and the Knative
+//! edge router) and for the contract tests. Paths use axum's `{param}` syntax.
+
+/// One public route of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The function (binary, Knative Service and `.local/stack.json` key) serving it.
+    pub function: &'static str,
+}
+
+const fn route(method: &'static str, path: &'static str, function: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        function,
+    }
+}
+
+/// Every route the public gateway serves.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/api/tasks", "list-tasks"),
+    route("POST", "/api/tasks", "create-task"),
+    route("GET", "/api/tasks/{id}", "get-task"),
+    route("PUT", "/api/tasks/{id}", "update-task"),
+    route("DELETE", "/api/tasks/{id}", "delete-task"),
+    route("GET", "/health", "health"),
+    route("GET", "/api/openapi.json", "health"),
+];
+
+/// Every function, routed or not, in start-up order.
+pub const FUNCTIONS: &[&str] = &[
+    "health",
+    "list-tasks",
+    "create-task",
+    "get-task",
+    "update-task",
+    "delete-task",
+];
+
+/// The distinct paths of the table, in table order, each with the methods allowed on it.
+pub fn paths() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut paths: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for route in ROUTES {
+        match paths.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, methods)) => methods.push(route.method),
+            None => paths.push((route.path, vec![route.method])),
+        }
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routed_function_is_a_known_function() {
+        for route in ROUTES {
+            assert!(
+                FUNCTIONS.contains(&route.function),
+                "{} is routed but not in FUNCTIONS",
+                route.function
+            );
+        }
+    }
+
+    #[test]
+    fn no_method_and_path_is_routed_twice() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {} is routed twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn paths_group_methods_by_path() {
+        let paths = paths();
+        let item = paths.iter().find(|(p, _)| *p == "/api/tasks/{id}").unwrap();
+        assert_eq!(item.1, vec!["GET", "PUT", "DELETE"]);
+    }
+}

@@ -1,0 +1,183 @@
+//! What the functions' integration tests share: a real PostgreSQL server for
+//! the whole test process, a fresh migrated database for every test, and the
+//! function under test served over real HTTP on a free port.
+
+mod postgres;
+mod proxy;
+
+use axum::Router;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use task_core::db::MIGRATOR;
+use task_core::task::{NewTask, Task, TaskStatus};
+use task_core::{AppState, TaskRepository, build_app};
+use tokio::net::TcpListener;
+
+pub use postgres::server;
+pub use proxy::ToggleProxy;
+
+/// A database of its own for one test, migrated to the current schema.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let server = server();
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&server.url("postgres"))
+            .await
+            .expect("connect to the test server");
+        // The name is ours (a UUID), not input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create a test database");
+        admin.close().await;
+
+        let url = server.url(&name);
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&url)
+            .await
+            .expect("connect to the test database");
+        MIGRATOR.run(&pool).await.expect("apply the migrations");
+        Self { url, pool }
+    }
+
+    /// Inserts a task directly, bypassing the API.
+    pub async fn insert_task(&self, title: &str, status: TaskStatus) -> Task {
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        TaskRepository::insert(
+            &mut conn,
+            &NewTask {
+                title: title.into(),
+                description: None,
+                status,
+            },
+        )
+        .await
+        .expect("insert a task")
+    }
+
+    /// A pool to this database through a [`ToggleProxy`], to take the database
+    /// away from a function under test and give it back.
+    pub async fn behind_proxy(&self) -> (PgPool, ToggleProxy) {
+        let proxy = ToggleProxy::start(([127, 0, 0, 1], server().port()).into()).await;
+        let url = self.url.replace(
+            &format!(":{}/", server().port()),
+            &format!(":{}/", proxy.port()),
+        );
+        let config = task_core::config::Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "DATABASE_ACQUIRE_TIMEOUT_MS" => Some("500".into()),
+            _ => None,
+        })
+        .expect("a valid test configuration");
+        let pool = task_core::db::lazy_pool(&config).expect("a pool");
+        (pool, proxy)
+    }
+
+    pub async fn count_tasks(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tasks")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count tasks")
+    }
+}
+
+/// One function served on 127.0.0.1, with its own database.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    /// Serves `routes` the way the function binary does, on a free port.
+    pub async fn spawn(function: &'static str, routes: Router<AppState>) -> Self {
+        let db = TestDatabase::new().await;
+        Self::spawn_with_pool(function, routes, db.pool.clone(), db).await
+    }
+
+    /// Serves `routes` with `pool` (e.g. one pointing at a stopped server).
+    pub async fn spawn_with_pool(
+        function: &'static str,
+        routes: Router<AppState>,
+        pool: PgPool,
+        db: TestDatabase,
+    ) -> Self {
+        let app = build_app(routes, AppState::new(function, pool));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let address = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// Sends `body` as `application/json`.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &str,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Asserts an `application/problem+json` response with `status`, returning its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().await.expect("a body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    assert_eq!(content_type, "application/problem+json", "body: {text}");
+    let body: Value = serde_json::from_str(&text).expect("a JSON problem");
+    assert_eq!(body["status"], status);
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].is_string(), "problem without {member}: {body}");
+    }
+    body
+}
+
+/// The `field` of every entry of a 422 problem's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}

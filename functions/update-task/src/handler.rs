@@ -1,0 +1,50 @@
+use axum::extract::State;
+use task_core::extract::{IfMatch, JsonBody, TaskId};
+use task_core::problem::Problem;
+use task_core::response::TaskResponse;
+use task_core::task::{Task, UpdateTaskRequest};
+use task_core::{ApiError, AppState, TaskRepository};
+
+/// Changes the fields sent and leaves the others. With `If-Match`, only when the
+/// task is still at that version. A change that changes nothing keeps the version.
+#[utoipa::path(
+    put,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    params(
+        ("id" = i64, Path, minimum = 1, description = "The task id"),
+        ("If-Match" = Option<String>, Header, description = "Only update if the task's ETag is one of these"),
+    ),
+    request_body = UpdateTaskRequest,
+    responses(
+        (status = 200, description = "The task after the change", body = Task,
+            headers(("ETag" = String, description = "The task's version"))),
+        (status = 400, description = "Malformed JSON, wrong types, unknown fields or a bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The task changed since that version; `current` holds it", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_task(
+    State(state): State<AppState>,
+    TaskId(id): TaskId,
+    if_match: IfMatch,
+    JsonBody(request): JsonBody<UpdateTaskRequest>,
+) -> Result<TaskResponse, ApiError> {
+    let patch = request.validate()?;
+    let mut tx = state.tasks.pool().begin().await?;
+    let current = TaskRepository::find_for_update(&mut tx, id)
+        .await?
+        .ok_or(ApiError::TaskNotFound(id))?;
+    if_match.check(&current)?;
+    let Some(changed) = patch.apply_to(&current) else {
+        return Ok(TaskResponse(current));
+    };
+    let task = TaskRepository::update(&mut tx, &changed).await?;
+    tx.commit().await?;
+    tracing::info!(task_id = task.id, version = task.version, "task updated");
+    Ok(TaskResponse(task))
+}

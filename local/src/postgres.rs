@@ -1,0 +1,234 @@
+//! A private PostgreSQL cluster from the distribution's binaries, on its own
+//! port on 127.0.0.1: for the local stack (data under `.local/`) and for the
+//! tests (data in a temporary directory).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::unistd::{Uid, User, chown};
+
+/// Why a cluster could not be set up or started.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error(
+        "PostgreSQL server binaries not found (looked in $PG_BIN_DIR and /usr/lib/postgresql/*/bin); \
+         install them with `apt-get install postgresql` or set PG_BIN_DIR"
+    )]
+    BinariesNotFound,
+    #[error(
+        "PostgreSQL refuses to run as root and there is no `postgres` user to run it as; \
+         install Debian's postgresql package (it creates the user) or run as a normal user"
+    )]
+    NoUnprivilegedUser,
+    #[error(
+        "{path} is not reachable by the `postgres` user; choose a data directory it can reach (e.g. under /tmp)"
+    )]
+    Unreachable { path: PathBuf },
+    #[error("`{command}` failed: {detail}")]
+    Command { command: String, detail: String },
+    #[error("PostgreSQL on port {port} did not become ready within {seconds} s")]
+    NotReady { port: u16, seconds: u64 },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A cluster directory and the port its server listens on.
+#[derive(Debug, Clone)]
+pub struct PostgresCluster {
+    data_dir: PathBuf,
+    port: u16,
+    bin_dir: PathBuf,
+    /// The user to run as when we are root (PostgreSQL refuses root).
+    run_as: Option<User>,
+}
+
+/// Settings that make a throw-away cluster fast; never for data that matters.
+pub const THROWAWAY_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("max_connections", "300"),
+];
+
+/// Settings for the local stack's cluster.
+pub const LOCAL_SETTINGS: &[(&str, &str)] = &[("max_connections", "200")];
+
+impl PostgresCluster {
+    pub fn new(data_dir: impl Into<PathBuf>, port: u16) -> Result<Self, PostgresError> {
+        let run_as = if Uid::effective().is_root() {
+            Some(
+                User::from_name("postgres")
+                    .ok()
+                    .flatten()
+                    .ok_or(PostgresError::NoUnprivilegedUser)?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            data_dir: data_dir.into(),
+            port,
+            bin_dir: find_bin_dir()?,
+            run_as,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    /// The URL of `database` on this cluster (trust authentication on loopback).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        self.data_dir.join("PG_VERSION").exists()
+    }
+
+    /// Creates the cluster unless it exists: superuser `postgres`, trust
+    /// authentication, UTF-8.
+    pub fn ensure_initialized(&self) -> Result<(), PostgresError> {
+        if self.is_initialized() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        if let Some(user) = &self.run_as {
+            chown(&self.data_dir, Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+            self.check_reachable()?;
+        }
+        let mut initdb = self.command("initdb");
+        initdb
+            .arg("--pgdata")
+            .arg(&self.data_dir)
+            .args([
+                "--username=postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
+            .stdout(Stdio::null());
+        run(initdb)
+    }
+
+    /// The command that runs the server in the foreground, listening on
+    /// 127.0.0.1 only and without a Unix socket.
+    pub fn server_command(&self, settings: &[(&str, &str)]) -> Command {
+        let mut server = self.command("postgres");
+        server
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ]);
+        for (name, value) in settings {
+            server.arg("-c").arg(format!("{name}={value}"));
+        }
+        server
+    }
+
+    /// Waits until the server accepts connections.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), PostgresError> {
+        let start = Instant::now();
+        loop {
+            let ready = Command::new(self.bin("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .status()?
+                .success();
+            if ready {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(PostgresError::NotReady {
+                    port: self.port,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A command for one of the server binaries, run as the unprivileged user if needed.
+    fn command(&self, binary: &str) -> Command {
+        let mut command = Command::new(self.bin(binary));
+        if let Some(user) = &self.run_as {
+            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            // Keep child processes out of root's home (initdb checks it).
+            command.current_dir("/");
+        }
+        command
+    }
+
+    /// The unprivileged user must be able to reach the data directory.
+    fn check_reachable(&self) -> Result<(), PostgresError> {
+        let Some(user) = &self.run_as else {
+            return Ok(());
+        };
+        let mut test = Command::new("test");
+        test.arg("-w").arg(&self.data_dir);
+        test.uid(user.uid.as_raw())
+            .gid(user.gid.as_raw())
+            .current_dir("/");
+        if test.status()?.success() {
+            Ok(())
+        } else {
+            Err(PostgresError::Unreachable {
+                path: self.data_dir.clone(),
+            })
+        }
+    }
+}
+
+fn run(mut command: Command) -> Result<(), PostgresError> {
+    let output = command.output()?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(PostgresError::Command {
+            command: format!("{:?}", command.get_program()),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/<version>/bin` (Debian's layout).
+fn find_bin_dir() -> Result<PathBuf, PostgresError> {
+    if let Some(dir) = std::env::var_os("PG_BIN_DIR") {
+        let dir = PathBuf::from(dir);
+        return if dir.join("postgres").exists() {
+            Ok(dir)
+        } else {
+            Err(PostgresError::BinariesNotFound)
+        };
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|_| PostgresError::BinariesNotFound)?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or(PostgresError::BinariesNotFound)
+}
