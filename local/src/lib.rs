@@ -1,3 +1,9 @@
 //! The local stack: what `task up` runs, and the parts the tests reuse.
 
+pub mod gateway;
+pub mod lock;
 pub mod postgres;
+pub mod process;
+pub mod service;
+pub mod stack_file;
+pub mod supervisor;

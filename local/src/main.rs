@@ -1,1 +1,116 @@
-fn main() {}
+//! `stack`: the local stack's supervisor. `task up` runs `stack up`, `task down`
+//! runs `stack down`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use local_stack::lock::StackLock;
+use local_stack::service::log;
+use local_stack::supervisor::{StackExit, StackOptions, up};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Runs the task app on this machine the way Knative would run it.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Where the stack keeps its database, logs and `stack.json`.
+    #[arg(long, env = "STACK_STATE_DIR", default_value = ".local", global = true)]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start PostgreSQL, every function and the edge router; stop them all on Ctrl-C.
+    Up {
+        /// The edge router's port: the app's only public entry point.
+        #[arg(long, env = "GATEWAY_PORT", default_value_t = 8080)]
+        gateway_port: u16,
+        /// The first function's port; the others follow one by one.
+        #[arg(long, env = "FUNCTIONS_BASE_PORT", default_value_t = 8081)]
+        functions_base_port: u16,
+        #[arg(long, env = "POSTGRES_PORT", default_value_t = 55432)]
+        postgres_port: u16,
+        /// Where the function binaries are.
+        #[arg(long, env = "STACK_BIN_DIR", default_value = "target/debug")]
+        bin_dir: PathBuf,
+        /// The built web app (served at `/`).
+        #[arg(long, env = "STACK_WEB_DIR", default_value = "web/dist")]
+        web_dir: PathBuf,
+    },
+    /// Stop a stack running in the background from the same state directory.
+    Down,
+}
+
+/// Exit codes: 0 stopped cleanly, 1 failed, 3 already running, 4 a process
+/// kept crashing.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up {
+            gateway_port,
+            functions_base_port,
+            postgres_port,
+            bin_dir,
+            web_dir,
+        } => {
+            let options = StackOptions {
+                state_dir: cli.state_dir,
+                bin_dir,
+                web_dir,
+                gateway_port,
+                functions_base_port,
+                postgres_port,
+            };
+            match up(&options).await {
+                Ok(()) => {
+                    log("stack", "stopped");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    let code = match err.downcast_ref::<StackExit>() {
+                        Some(StackExit::AlreadyRunning(_)) => 3,
+                        Some(StackExit::Crashing(_)) => 4,
+                        None => 1,
+                    };
+                    log("stack", &format!("error: {err:#}"));
+                    ExitCode::from(code)
+                }
+            }
+        }
+        Command::Down => down(&cli.state_dir).await,
+    }
+}
+
+async fn down(state_dir: &std::path::Path) -> ExitCode {
+    let Some(pid) = StackLock::holder(state_dir) else {
+        log(
+            "stack",
+            &format!("no stack is running from {}", state_dir.display()),
+        );
+        return ExitCode::SUCCESS;
+    };
+    log(
+        "stack",
+        &format!("stopping the stack (supervisor pid {pid})"),
+    );
+    if let Err(err) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
+        log("stack", &format!("error: cannot signal pid {pid}: {err}"));
+        return ExitCode::FAILURE;
+    }
+    let start = Instant::now();
+    while StackLock::holder(state_dir).is_some() {
+        if start.elapsed() > Duration::from_secs(60) {
+            log("stack", "error: the stack did not stop within 60 s");
+            return ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    log("stack", "stopped");
+    ExitCode::SUCCESS
+}

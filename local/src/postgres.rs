@@ -148,7 +148,15 @@ impl PostgresCluster {
         let start = Instant::now();
         loop {
             let ready = Command::new(self.bin("pg_isready"))
-                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args([
+                    "-q",
+                    "-U",
+                    "postgres",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                ])
                 .status()?
                 .success();
             if ready {

@@ -4,7 +4,6 @@
 //! server is told to quit when that thread's process ends (parent-death
 //! signal), so no test run leaves a server behind, however it ends.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -12,6 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use local_stack::postgres::{PostgresCluster, THROWAWAY_SETTINGS};
+use local_stack::process::stop_with_parent;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -53,14 +53,8 @@ fn start() -> Result<PostgresCluster, String> {
     cluster.ensure_initialized().map_err(|e| e.to_string())?;
     let mut command = cluster.server_command(THROWAWAY_SETTINGS);
     command.stdout(Stdio::null()).stderr(Stdio::null());
-    #[allow(unsafe_code)]
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // one async-signal-safe system call (prctl).
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGQUIT).map_err(std::io::Error::from)
-        });
-    }
+    // SIGQUIT: PostgreSQL's immediate shutdown.
+    stop_with_parent(&mut command, Signal::SIGQUIT);
     command
         .spawn()
         .map_err(|e| format!("cannot run {:?}: {e}", cluster.bin("postgres")))?;

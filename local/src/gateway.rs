@@ -1,0 +1,285 @@
+//! The edge router's nginx configuration, generated from the route table.
+//!
+//! The same generator serves the local stack (functions on loopback ports) and
+//! the Knative edge router (functions by cluster-local host name), so both
+//! route exactly what `task_core::routes::ROUTES` says.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use task_core::routes::{self, ROUTES};
+
+/// Where the gateway sends each function's requests.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `host:port` nginx connects to.
+    pub address: String,
+    /// The `Host` header the function expects (Knative routes by it).
+    pub host_header: Option<String>,
+}
+
+/// Everything the generated configuration depends on.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `address:port` to listen on.
+    pub listen: String,
+    /// Function name -> upstream.
+    pub upstreams: BTreeMap<String, Upstream>,
+    /// The SPA's static files.
+    pub web_root: PathBuf,
+    /// Where nginx keeps its pid and temporary files.
+    pub runtime_dir: PathBuf,
+    /// Run in the foreground (the supervisor owns the process).
+    pub foreground: bool,
+}
+
+/// A problem+json body nginx answers itself (no user input inside).
+fn problem(status: u16, title: &str, slug: &str, detail: &str) -> String {
+    format!(
+        r#"'{{"type":"urn:task-app:problem:{slug}","title":"{title}","status":{status},"detail":"{detail}"}}'"#
+    )
+}
+
+/// `{param}` segments become `[^/]+`; everything else is matched literally.
+pub fn path_regex(path: &str) -> String {
+    let mut regex = String::from("^");
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            regex.push('/');
+        }
+        if segment.starts_with('{') && segment.ends_with('}') {
+            regex.push_str("[^/]+");
+        } else {
+            for c in segment.chars() {
+                if !c.is_ascii_alphanumeric() && !matches!(c, '-' | '_') {
+                    regex.push('\\');
+                }
+                regex.push(c);
+            }
+        }
+    }
+    regex.push('$');
+    regex
+}
+
+impl GatewayConfig {
+    /// Renders `nginx.conf`.
+    pub fn render(&self) -> String {
+        let mut conf = String::new();
+        let runtime = self.runtime_dir.display();
+        let _ = writeln!(
+            conf,
+            "# Generated from the route table (functions/task-core/src/routes.rs) by\n\
+             # `stack gateway-config`. Do not edit: change the route table instead.\n"
+        );
+        if self.foreground {
+            conf.push_str("daemon off;\n");
+        }
+        let _ = write!(
+            conf,
+            "worker_processes 1;\n\
+             pid {runtime}/nginx.pid;\n\
+             error_log stderr warn;\n\n\
+             events {{\n    worker_connections 1024;\n}}\n\n\
+             http {{\n\
+             \x20   access_log /dev/stdout;\n\
+             \x20   client_body_temp_path {runtime}/client_body;\n\
+             \x20   proxy_temp_path {runtime}/proxy;\n\
+             \x20   fastcgi_temp_path {runtime}/fastcgi;\n\
+             \x20   uwsgi_temp_path {runtime}/uwsgi;\n\
+             \x20   scgi_temp_path {runtime}/scgi;\n\
+             \x20   server_tokens off;\n\
+             \x20   # The functions refuse bodies over 64 KiB with a problem; nginx only\n\
+             \x20   # stops what is far beyond that.\n\
+             \x20   client_max_body_size 1m;\n\
+             \x20   client_body_buffer_size 1m;\n\
+             \x20   types {{\n\
+             \x20       text/html html;\n\
+             \x20       text/css css;\n\
+             \x20       application/javascript js mjs;\n\
+             \x20       application/wasm wasm;\n\
+             \x20       application/json json;\n\
+             \x20       image/svg+xml svg;\n\
+             \x20       image/png png;\n\
+             \x20       image/x-icon ico;\n\
+             \x20   }}\n\
+             \x20   default_type application/octet-stream;\n\n"
+        );
+
+        for (function, upstream) in &self.upstreams {
+            let _ = writeln!(
+                conf,
+                "    upstream {function} {{\n        server {};\n        keepalive 16;\n    }}",
+                upstream.address
+            );
+        }
+
+        conf.push_str("\n    # Method and path -> the function that serves them.\n");
+        conf.push_str("    map \"$request_method $uri\" $function {\n        default \"\";\n");
+        for route in ROUTES {
+            let regex = path_regex(route.path);
+            let path = regex.trim_start_matches('^');
+            let _ = writeln!(
+                conf,
+                "        \"~^{} {path}\" {};",
+                route.method, route.function
+            );
+            if route.method == "GET" {
+                let _ = writeln!(conf, "        \"~^HEAD {path}\" {};", route.function);
+            }
+        }
+        conf.push_str("    }\n\n");
+
+        conf.push_str("    # Path -> the methods allowed on it (empty: no such route).\n");
+        conf.push_str("    map $uri $allowed_methods {\n        default \"\";\n");
+        for (path, methods) in routes::paths() {
+            let _ = writeln!(
+                conf,
+                "        \"~{}\" \"{}\";",
+                path_regex(path),
+                methods.join(", ")
+            );
+        }
+        conf.push_str("    }\n\n");
+
+        conf.push_str("    # The Host header each function expects.\n");
+        conf.push_str("    map $function $function_host {\n        default $host;\n");
+        for (function, upstream) in &self.upstreams {
+            if let Some(host) = &upstream.host_header {
+                let _ = writeln!(conf, "        {function} {host};");
+            }
+        }
+        conf.push_str("    }\n\n");
+
+        let _ = write!(
+            conf,
+            "    server {{\n\
+             \x20       listen {listen};\n\
+             \x20       root {root};\n\n\
+             \x20       location / {{\n\
+             \x20           try_files $uri $uri/ /index.html;\n\
+             \x20       }}\n\n",
+            listen = self.listen,
+            root = self.web_root.display(),
+        );
+
+        let mut api_locations = vec!["/api/".to_string()];
+        for (path, _) in routes::paths() {
+            if !path.starts_with("/api/") {
+                api_locations.push(format!("= {path}"));
+            }
+        }
+        for location in api_locations {
+            let _ = write!(
+                conf,
+                "        location {location} {{\n\
+                 \x20           default_type application/problem+json;\n\
+                 \x20           if ($allowed_methods = \"\") {{\n\
+                 \x20               return 404 {not_found};\n\
+                 \x20           }}\n\
+                 \x20           if ($function = \"\") {{\n\
+                 \x20               add_header Allow $allowed_methods always;\n\
+                 \x20               return 405 {not_allowed};\n\
+                 \x20           }}\n\
+                 \x20           proxy_pass http://$function;\n\
+                 \x20           proxy_http_version 1.1;\n\
+                 \x20           proxy_set_header Connection \"\";\n\
+                 \x20           proxy_set_header Host $function_host;\n\
+                 \x20           proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                 \x20           proxy_set_header X-Forwarded-Proto $scheme;\n\
+                 \x20       }}\n\n",
+                not_found = problem(
+                    404,
+                    "Not Found",
+                    "route-not-found",
+                    "no API route matches this path"
+                ),
+                not_allowed = problem(
+                    405,
+                    "Method Not Allowed",
+                    "method-not-allowed",
+                    "this method is not allowed on this path; see the Allow header"
+                ),
+            );
+        }
+
+        let _ = write!(
+            conf,
+            "        # A function that cannot be reached is a temporary condition: 503.\n\
+             \x20       error_page 502 504 = @unavailable;\n\
+             \x20       error_page 413 = @too_large;\n\
+             \x20       location @unavailable {{\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           add_header Retry-After 1 always;\n\
+             \x20           return 503 {unavailable};\n\
+             \x20       }}\n\
+             \x20       location @too_large {{\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           return 413 {too_large};\n\
+             \x20       }}\n\
+             \x20   }}\n\
+             }}\n",
+            unavailable = problem(
+                503,
+                "Service Unavailable",
+                "unavailable",
+                "the function serving this route is unavailable; retry shortly"
+            ),
+            too_large = problem(
+                413,
+                "Payload Too Large",
+                "payload-too-large",
+                "the request body must be at most 64 KiB"
+            ),
+        );
+        conf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_patterns_become_anchored_regexes() {
+        assert_eq!(path_regex("/api/tasks"), "^/api/tasks$");
+        assert_eq!(path_regex("/api/tasks/{id}"), "^/api/tasks/[^/]+$");
+        assert_eq!(path_regex("/api/openapi.json"), "^/api/openapi\\.json$");
+    }
+
+    #[test]
+    fn every_route_appears_in_the_function_map() {
+        let upstreams = task_core::routes::FUNCTIONS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.to_string(),
+                    Upstream {
+                        address: format!("127.0.0.1:{}", 9000 + i),
+                        host_header: None,
+                    },
+                )
+            })
+            .collect();
+        let conf = GatewayConfig {
+            listen: "127.0.0.1:8080".into(),
+            upstreams,
+            web_root: "/srv/web".into(),
+            runtime_dir: "/tmp/nginx".into(),
+            foreground: true,
+        }
+        .render();
+        for route in ROUTES {
+            let entry = format!(
+                "\"~^{} {}\" {};",
+                route.method,
+                path_regex(route.path).trim_start_matches('^'),
+                route.function
+            );
+            assert!(conf.contains(&entry), "missing {entry}");
+        }
+        assert!(conf.contains("\"~^/api/tasks/[^/]+$\" \"GET, PUT, DELETE\";"));
+    }
+}

@@ -1,0 +1,42 @@
+//! `.local/stack.json`: where a running local stack can be reached.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Written once everything is ready; removed when the stack stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFile {
+    /// The public entry point: the edge router.
+    pub gateway_url: String,
+    pub database_url: String,
+    /// Every function by name -> its own URL (not only the routed ones).
+    pub functions: BTreeMap<String, String>,
+    /// The supervisor's process id.
+    pub pid: u32,
+}
+
+impl StackFile {
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join("stack.json")
+    }
+
+    pub fn read(state_dir: &Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(Self::path(state_dir))?;
+        serde_json::from_str(&text).map_err(std::io::Error::other)
+    }
+
+    /// Writes atomically, so a reader never sees half a file.
+    pub fn write(&self, state_dir: &Path) -> std::io::Result<()> {
+        let path = Self::path(state_dir);
+        let partial = path.with_extension("json.partial");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&partial, text + "\n")?;
+        std::fs::rename(partial, path)
+    }
+
+    pub fn remove(state_dir: &Path) {
+        let _ = std::fs::remove_file(Self::path(state_dir));
+    }
+}

@@ -1,0 +1,402 @@
+//! `stack up`: starts PostgreSQL, every function and the edge router in order,
+//! waits for each to be ready, then keeps them running until Ctrl-C or SIGTERM.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use task_core::db::MIGRATOR;
+use task_core::routes::FUNCTIONS;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::gateway::{GatewayConfig, Upstream};
+use crate::lock::StackLock;
+use crate::postgres::{LOCAL_SETTINGS, PostgresCluster};
+use crate::service::{Service, log};
+use crate::stack_file::StackFile;
+
+/// The database the functions use.
+pub const DATABASE: &str = "tasks";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Where everything lives and listens.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub state_dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub web_dir: PathBuf,
+    pub gateway_port: u16,
+    pub functions_base_port: u16,
+    pub postgres_port: u16,
+}
+
+impl StackOptions {
+    /// Each function's port, in [`FUNCTIONS`] order from the base port.
+    pub fn function_ports(&self) -> Vec<(&'static str, u16)> {
+        FUNCTIONS
+            .iter()
+            .zip(self.functions_base_port..)
+            .map(|(name, port)| (*name, port))
+            .collect()
+    }
+}
+
+/// Why `up` stopped; each has its own exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum StackExit {
+    #[error("{0}")]
+    AlreadyRunning(String),
+    #[error("{0} kept crashing; the stack was stopped")]
+    Crashing(String),
+}
+
+/// Runs the stack until asked to stop.
+pub async fn up(options: &StackOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.state_dir)
+        .with_context(|| format!("cannot create {}", options.state_dir.display()))?;
+    let state_dir = options.state_dir.canonicalize()?;
+    let _lock = match StackLock::acquire(&state_dir) {
+        Ok(lock) => lock,
+        Err(err @ crate::lock::LockError::Held { .. }) => {
+            let gateway = StackFile::read(&state_dir)
+                .map(|stack| format!(" at {}", stack.gateway_url))
+                .unwrap_or_default();
+            return Err(StackExit::AlreadyRunning(format!(
+                "{err}{gateway}. Use it as it is, or stop it first with `task down`."
+            ))
+            .into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    StackFile::remove(&state_dir);
+    check_ports_free(options)?;
+
+    let mut services: Vec<Service> = Vec::new();
+    let result = start_and_supervise(options, &state_dir, &mut services).await;
+    log("stack", "stopping");
+    // The edge router first, then the functions, then the database.
+    for service in services.iter_mut().rev() {
+        service.stop(STOP_GRACE).await;
+        log("stack", &format!("{} stopped", service.name));
+    }
+    StackFile::remove(&state_dir);
+    result
+}
+
+async fn start_and_supervise(
+    options: &StackOptions,
+    state_dir: &Path,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let started = Instant::now();
+
+    let database_url = start_postgres(options, state_dir, services).await?;
+    let functions = start_functions(options, &database_url, services).await?;
+    let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
+
+    let stack = StackFile {
+        gateway_url: gateway_url.clone(),
+        database_url,
+        functions: functions
+            .iter()
+            .map(|(name, port)| (name.to_string(), format!("http://127.0.0.1:{port}")))
+            .collect(),
+        pid: std::process::id(),
+    };
+    stack.write(state_dir)?;
+    log(
+        "stack",
+        &format!(
+            "ready in {:.1} s: open {gateway_url}  (details in {}; Ctrl-C or `task down` stops it)",
+            started.elapsed().as_secs_f64(),
+            StackFile::path(state_dir).display()
+        ),
+    );
+
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        for service in services.iter_mut() {
+            if let Some(status) = service.exited() {
+                log(
+                    "stack",
+                    &format!("{} exited ({status}); restarting it", service.name),
+                );
+                if !service.restart()? {
+                    return Err(StackExit::Crashing(service.name.clone()).into());
+                }
+            }
+        }
+    }
+}
+
+/// Every port must be free before anything starts, with a hint when it is not.
+fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
+    let mut wanted = vec![
+        ("the gateway", options.gateway_port, "GATEWAY_PORT"),
+        ("PostgreSQL", options.postgres_port, "POSTGRES_PORT"),
+    ];
+    for (name, port) in options.function_ports() {
+        wanted.push((name, port, "FUNCTIONS_BASE_PORT"));
+    }
+    for (what, port, setting) in wanted {
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            bail!(
+                "port {port} (for {what}) is already in use on 127.0.0.1; \
+                 stop what uses it or choose another port with {setting}=..."
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn start_postgres(
+    options: &StackOptions,
+    state_dir: &Path,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
+    let cluster = PostgresCluster::new(state_dir.join("postgres"), options.postgres_port)?;
+    if !cluster.is_initialized() {
+        log(
+            "stack",
+            &format!(
+                "creating the database cluster in {}",
+                cluster.data_dir().display()
+            ),
+        );
+    }
+    let init = cluster.clone();
+    tokio::task::spawn_blocking(move || init.ensure_initialized()).await??;
+
+    log(
+        "stack",
+        &format!("starting PostgreSQL on 127.0.0.1:{}", cluster.port()),
+    );
+    let server = cluster.clone();
+    let mut service = Service::new("postgres", Signal::SIGINT, move || {
+        server.server_command(LOCAL_SETTINGS)
+    });
+    service.start()?;
+    services.push(service);
+    let ready = cluster.clone();
+    tokio::task::spawn_blocking(move || ready.wait_ready(READY_TIMEOUT)).await??;
+
+    let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(DATABASE)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        sqlx::query("CREATE DATABASE tasks")
+            .execute(&mut admin)
+            .await?;
+    }
+    admin.close().await?;
+
+    let url = cluster.url(DATABASE);
+    let mut conn = PgConnection::connect(&url).await?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("applying the migrations")?;
+    conn.close().await?;
+    log("stack", &format!("database ready: {url}"));
+    Ok(url)
+}
+
+async fn start_functions(
+    options: &StackOptions,
+    database_url: &str,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<Vec<(&'static str, u16)>> {
+    let functions = options.function_ports();
+    for (name, port) in &functions {
+        let binary = options.bin_dir.join(name);
+        if !binary.exists() {
+            bail!(
+                "{} is missing; build the functions first (`task build`, or `cargo build --workspace --bins`)",
+                binary.display()
+            );
+        }
+        let env = function_env(*port, database_url);
+        let mut service = Service::new(*name, Signal::SIGTERM, move || {
+            let mut command = std::process::Command::new(&binary);
+            command.envs(env.clone());
+            command
+        });
+        service.start()?;
+        services.push(service);
+    }
+    let client = reqwest::Client::new();
+    for (name, port) in &functions {
+        wait_http_ok(
+            &client,
+            name,
+            &format!("http://127.0.0.1:{port}/health"),
+            services,
+        )
+        .await?;
+    }
+    log("stack", &format!("{} functions ready", functions.len()));
+    Ok(functions)
+}
+
+/// What Knative would give a function, pointed at the local parts.
+fn function_env(port: u16, database_url: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
+        ("PORT".to_string(), port.to_string()),
+        ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
+        ("DATABASE_URL".to_string(), database_url.to_string()),
+    ]);
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        env.insert("RUST_LOG".into(), filter);
+    }
+    env
+}
+
+async fn start_gateway(
+    options: &StackOptions,
+    state_dir: &Path,
+    functions: &[(&'static str, u16)],
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
+    let runtime_dir = state_dir.join("nginx");
+    std::fs::create_dir_all(&runtime_dir)?;
+    let config = GatewayConfig {
+        listen: format!("127.0.0.1:{}", options.gateway_port),
+        upstreams: functions
+            .iter()
+            .map(|(name, port)| {
+                let upstream = Upstream {
+                    address: format!("127.0.0.1:{port}"),
+                    host_header: None,
+                };
+                (name.to_string(), upstream)
+            })
+            .collect(),
+        web_root: web_root(options, state_dir)?,
+        runtime_dir: runtime_dir.clone(),
+        foreground: true,
+    };
+    let conf_path = runtime_dir.join("nginx.conf");
+    std::fs::write(&conf_path, config.render())?;
+
+    let nginx = find_nginx()?;
+    let test = std::process::Command::new(&nginx)
+        .arg("-t")
+        .arg("-q")
+        .arg("-p")
+        .arg(&runtime_dir)
+        .arg("-c")
+        .arg(&conf_path)
+        .output()?;
+    if !test.status.success() {
+        bail!(
+            "the generated nginx configuration {} does not load: {}",
+            conf_path.display(),
+            String::from_utf8_lossy(&test.stderr).trim()
+        );
+    }
+    log(
+        "stack",
+        &format!(
+            "starting the edge router on 127.0.0.1:{}",
+            options.gateway_port
+        ),
+    );
+    let mut service = Service::new("gateway", Signal::SIGQUIT, move || {
+        let mut command = std::process::Command::new(&nginx);
+        command
+            .arg("-p")
+            .arg(&runtime_dir)
+            .arg("-c")
+            .arg(&conf_path);
+        command
+    });
+    service.start()?;
+    services.push(service);
+    let url = format!("http://127.0.0.1:{}", options.gateway_port);
+    let client = reqwest::Client::new();
+    wait_http_ok(&client, "gateway", &format!("{url}/health"), services).await?;
+    Ok(url)
+}
+
+/// `web/dist` once the SPA is built; until then a page that says so.
+fn web_root(options: &StackOptions, state_dir: &Path) -> anyhow::Result<PathBuf> {
+    if options.web_dir.join("index.html").exists() {
+        return Ok(options.web_dir.canonicalize()?);
+    }
+    let placeholder = state_dir.join("www");
+    std::fs::create_dir_all(&placeholder)?;
+    std::fs::write(placeholder.join("index.html"), PLACEHOLDER_PAGE)?;
+    log(
+        "stack",
+        &format!(
+            "{} has no index.html yet; serving a placeholder page",
+            options.web_dir.display()
+        ),
+    );
+    Ok(placeholder)
+}
+
+const PLACEHOLDER_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Tasks</title></head><body>\n<h1>Tasks</h1>\n<p>The web app has not been built yet. \
+The API is up: try <a href=\"/api/tasks\">/api/tasks</a>, \
+<a href=\"/health\">/health</a> or <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>\n\
+</body></html>\n";
+
+fn find_nginx() -> anyhow::Result<PathBuf> {
+    let candidates = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")]);
+    for dir in candidates {
+        let nginx = dir.join("nginx");
+        if nginx.exists() {
+            return Ok(nginx);
+        }
+    }
+    bail!("nginx not found; install it with `task setup` (Debian: apt-get install nginx-light)")
+}
+
+/// Polls `url` until it answers 200, failing early if the service dies.
+async fn wait_http_ok(
+    client: &reqwest::Client,
+    name: &str,
+    url: &str,
+    services: &mut [Service],
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let response = client.get(url).timeout(Duration::from_secs(2)).send().await;
+        if matches!(&response, Ok(r) if r.status().is_success()) {
+            return Ok(());
+        }
+        if let Some(service) = services.iter_mut().find(|s| s.name == name)
+            && let Some(status) = service.exited()
+        {
+            bail!("{name} exited while starting ({status}); see its output above");
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            let last = match response {
+                Ok(r) => format!("it answered {}", r.status()),
+                Err(err) => format!("last error: {err}"),
+            };
+            bail!("{name} was not ready at {url} within {READY_TIMEOUT:?}; {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
