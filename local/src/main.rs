@@ -35,6 +35,9 @@ enum Command {
         functions_base_port: u16,
         #[arg(long, env = "POSTGRES_PORT", default_value_t = 55432)]
         postgres_port: u16,
+        /// How often the outbox relay runs, in milliseconds.
+        #[arg(long, env = "RELAY_INTERVAL_MS", default_value_t = 2000)]
+        relay_interval_ms: u64,
         /// Where the function binaries are.
         #[arg(long, env = "STACK_BIN_DIR", default_value = "target/debug")]
         bin_dir: PathBuf,
@@ -56,6 +59,7 @@ async fn main() -> ExitCode {
             gateway_port,
             functions_base_port,
             postgres_port,
+            relay_interval_ms,
             bin_dir,
             web_dir,
         } => {
@@ -66,6 +70,7 @@ async fn main() -> ExitCode {
                 gateway_port,
                 functions_base_port,
                 postgres_port,
+                relay_interval: Duration::from_millis(relay_interval_ms),
             };
             match up(&options).await {
                 Ok(()) => {

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use task_core::db::MIGRATOR;
-use task_core::routes::FUNCTIONS;
+use task_core::routes::{EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::gateway::{GatewayConfig, Upstream};
@@ -34,6 +34,8 @@ pub struct StackOptions {
     pub gateway_port: u16,
     pub functions_base_port: u16,
     pub postgres_port: u16,
+    /// How often the outbox relay is invoked (a PingSource on Knative).
+    pub relay_interval: Duration,
 }
 
 impl StackOptions {
@@ -121,11 +123,19 @@ async fn start_and_supervise(
         ),
     );
 
+    let relay_url = stack.functions[OUTBOX_RELAY].clone();
+    let client = reqwest::Client::new();
+    let mut last_relay = Instant::now();
     loop {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        if last_relay.elapsed() >= options.relay_interval {
+            last_relay = Instant::now();
+            // Like a PingSource: fire and forget; the relay logs what it sent.
+            tokio::spawn(client.post(format!("{relay_url}/")).send());
         }
         for service in services.iter_mut() {
             if let Some(status) = service.exited() {
@@ -222,6 +232,11 @@ async fn start_functions(
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Vec<(&'static str, u16)>> {
     let functions = options.function_ports();
+    let event_sink = functions
+        .iter()
+        .find(|(name, _)| *name == EVENT_SUBSCRIBER)
+        .map(|(_, port)| format!("http://127.0.0.1:{port}/"))
+        .expect("the event subscriber is a function");
     for (name, port) in &functions {
         let binary = options.bin_dir.join(name);
         if !binary.exists() {
@@ -230,7 +245,7 @@ async fn start_functions(
                 binary.display()
             );
         }
-        let env = function_env(*port, database_url);
+        let env = function_env(name, *port, database_url, &event_sink);
         let mut service = Service::new(*name, Signal::SIGTERM, move || {
             let mut command = std::process::Command::new(&binary);
             command.envs(env.clone());
@@ -253,13 +268,22 @@ async fn start_functions(
     Ok(functions)
 }
 
-/// What Knative would give a function, pointed at the local parts.
-fn function_env(port: u16, database_url: &str) -> BTreeMap<String, String> {
+/// What Knative would give a function, pointed at the local parts: event
+/// senders get `K_SINK` (as from a SinkBinding).
+fn function_env(
+    name: &str,
+    port: u16,
+    database_url: &str,
+    event_sink: &str,
+) -> BTreeMap<String, String> {
     let mut env = BTreeMap::from([
         ("PORT".to_string(), port.to_string()),
         ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
         ("DATABASE_URL".to_string(), database_url.to_string()),
     ]);
+    if EVENT_SENDERS.contains(&name) {
+        env.insert("K_SINK".into(), event_sink.to_string());
+    }
     if let Ok(filter) = std::env::var("RUST_LOG") {
         env.insert("RUST_LOG".into(), filter);
     }

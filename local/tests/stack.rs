@@ -215,6 +215,59 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         .unwrap();
     assert_eq!(response.status(), 404);
 
+    // Every change shows up in the audit log and the task's history within a second.
+    let history_url = format!("{gateway}{location}/history");
+    let start = Instant::now();
+    let history = loop {
+        let history: Vec<Value> = client
+            .get(&history_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if history.len() >= 3 || start.elapsed() > Duration::from_secs(1) {
+            break history;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let types: Vec<&str> = history
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["task.created", "task.updated", "task.deleted"],
+        "after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(history[1]["data"]["changes"]["status"]["new"], "complete");
+    let pool = sqlx::PgPool::connect(&stack.database_url).await.unwrap();
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM task_audit_log WHERE task_id = $1")
+        .bind(created["id"].as_i64().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 3);
+    pool.close().await;
+
+    // The audit function and the relay are not reachable through the gateway.
+    let response = client.post(format!("{gateway}/")).send().await.unwrap();
+    assert_ne!(response.status(), 204);
+    for path in ["/audit", "/outbox-relay"] {
+        let response = client
+            .post(format!("{gateway}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "POST {path}: {}",
+            response.status()
+        );
+    }
+
     // The gateway's own answers: unknown route, unknown method, health, docs, the page.
     let response = client
         .get(format!("{gateway}/api/unknown"))

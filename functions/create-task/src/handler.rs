@@ -1,11 +1,16 @@
+use axum::Extension;
 use axum::extract::State;
-use task_core::extract::JsonBody;
+use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::CreatedTask;
 use task_core::task::{CreateTaskRequest, Task};
 use task_core::{ApiError, AppState, TaskRepository};
+use task_events::TaskEvent;
+use task_events::outbox::Outbox;
+use task_events::publisher::EventPublisher;
 
 /// Creates a task. The title is trimmed; everything else is stored as sent.
+/// Emits `task.created`.
 #[utoipa::path(
     post,
     path = "/api/tasks",
@@ -23,12 +28,19 @@ use task_core::{ApiError, AppState, TaskRepository};
 )]
 pub async fn create_task(
     State(state): State<AppState>,
+    Extension(events): Extension<EventPublisher>,
+    traceparent: TraceParent,
     JsonBody(request): JsonBody<CreateTaskRequest>,
 ) -> Result<CreatedTask, ApiError> {
     let new_task = request.validate()?;
     let mut tx = state.tasks.pool().begin().await?;
     let task = TaskRepository::insert(&mut tx, &new_task).await?;
+    let event = events.cloudevent(&TaskEvent::Created(task.clone()), traceparent.as_deref());
+    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(task_id = task.id, "task created");
+    events
+        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .await;
     Ok(CreatedTask(task))
 }

@@ -5,7 +5,11 @@ use serde_json::{Value, json};
 use test_support::{TestApp, assert_problem, error_fields};
 
 async fn app() -> TestApp {
-    TestApp::spawn(create_task::FUNCTION, create_task::router()).await
+    TestApp::spawn(
+        create_task::FUNCTION,
+        create_task::router(test_support::publisher(create_task::FUNCTION, None, 500)),
+    )
+    .await
 }
 
 async fn post(app: &TestApp, body: &str) -> reqwest::Response {
@@ -180,8 +184,13 @@ async fn other_methods_are_405_and_other_paths_404() {
 async fn database_down_is_503_and_the_function_recovers_when_it_returns() {
     let db = test_support::TestDatabase::new().await;
     let (pool, proxy) = db.behind_proxy().await;
-    let app =
-        TestApp::spawn_with_pool(create_task::FUNCTION, create_task::router(), pool, db).await;
+    let app = TestApp::spawn_with_pool(
+        create_task::FUNCTION,
+        create_task::router(test_support::publisher(create_task::FUNCTION, None, 500)),
+        pool,
+        db,
+    )
+    .await;
     assert_eq!(post(&app, r#"{"title":"before"}"#).await.status(), 201);
 
     proxy.switch_off();

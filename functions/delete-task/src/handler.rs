@@ -1,10 +1,14 @@
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use task_core::extract::TaskId;
+use task_core::extract::{TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState, TaskRepository};
+use task_events::TaskEvent;
+use task_events::outbox::Outbox;
+use task_events::publisher::EventPublisher;
 
-/// Deletes a task.
+/// Deletes a task. Emits `task.deleted` with the task as it was.
 #[utoipa::path(
     delete,
     path = "/api/tasks/{id}",
@@ -19,13 +23,20 @@ use task_core::{ApiError, AppState, TaskRepository};
 )]
 pub async fn delete_task(
     State(state): State<AppState>,
+    Extension(events): Extension<EventPublisher>,
+    traceparent: TraceParent,
     TaskId(id): TaskId,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.tasks.pool().begin().await?;
     let task = TaskRepository::delete(&mut tx, id)
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
+    let event = events.cloudevent(&TaskEvent::Deleted(task.clone()), traceparent.as_deref());
+    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(task_id = task.id, "task deleted");
+    events
+        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

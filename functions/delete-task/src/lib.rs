@@ -2,13 +2,17 @@
 
 pub mod handler;
 
-use axum::Router;
 use axum::routing::delete;
+use axum::{Extension, Router};
 use task_core::AppState;
+use task_events::publisher::EventPublisher;
 
 /// This function's name in the route table, on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "delete-task";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/tasks/{id}", delete(handler::delete_task))
+/// `events` publishes the task events this function's changes cause.
+pub fn router(events: EventPublisher) -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks/{id}", delete(handler::delete_task))
+        .layer(Extension(events))
 }

@@ -4,7 +4,11 @@ use task_core::task::TaskStatus;
 use test_support::{TestApp, assert_problem};
 
 async fn app() -> TestApp {
-    TestApp::spawn(delete_task::FUNCTION, delete_task::router()).await
+    TestApp::spawn(
+        delete_task::FUNCTION,
+        delete_task::router(test_support::publisher(delete_task::FUNCTION, None, 500)),
+    )
+    .await
 }
 
 async fn delete(app: &TestApp, id: &str) -> reqwest::Response {

@@ -2,5 +2,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    task_core::serve::run(get_task::FUNCTION, get_task::router()).await
+    task_core::serve::run(get_task::FUNCTION, || Ok(get_task::router())).await
 }

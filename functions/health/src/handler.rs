@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         get_task::handler::get_task,
         update_task::handler::update_task,
         delete_task::handler::delete_task,
+        task_history::handler::task_history,
         task_core::health::health,
         openapi_json,
     ),

@@ -2,5 +2,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    task_core::serve::run(health::FUNCTION, health::router()).await
+    task_core::serve::run(health::FUNCTION, || Ok(health::router())).await
 }

@@ -2,5 +2,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    task_core::serve::run(list_tasks::FUNCTION, list_tasks::router()).await
+    task_core::serve::run(list_tasks::FUNCTION, || Ok(list_tasks::router())).await
 }

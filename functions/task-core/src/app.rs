@@ -7,6 +7,7 @@ use axum::routing::get;
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
+use crate::audit_log::AuditLog;
 use crate::error::ApiError;
 use crate::health::health;
 use crate::repository::TaskRepository;
@@ -20,13 +21,15 @@ pub struct AppState {
     /// This function's name, as in the route table.
     pub function: &'static str,
     pub tasks: TaskRepository,
+    pub audit_log: AuditLog,
 }
 
 impl AppState {
     pub fn new(function: &'static str, pool: PgPool) -> Self {
         Self {
             function,
-            tasks: TaskRepository::new(pool),
+            tasks: TaskRepository::new(pool.clone()),
+            audit_log: AuditLog::new(pool),
         }
     }
 }

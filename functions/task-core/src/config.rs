@@ -67,11 +67,11 @@ impl Config {
             });
         }
         Ok(Self {
-            port: parse(&lookup, "PORT", 8080)?,
-            bind_address: parse(&lookup, "BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]))?,
+            port: setting(&lookup, "PORT", 8080)?,
+            bind_address: setting(&lookup, "BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]))?,
             database_url,
-            database_max_connections: parse(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
-            database_acquire_timeout: Duration::from_millis(parse(
+            database_max_connections: setting(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_acquire_timeout: Duration::from_millis(setting(
                 &lookup,
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 3000,
@@ -80,7 +80,9 @@ impl Config {
     }
 }
 
-fn parse<T>(
+/// Reads one setting through `lookup`: `default` when unset, an error naming
+/// it when it does not parse.
+pub fn setting<T>(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,

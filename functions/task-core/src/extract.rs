@@ -113,6 +113,41 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The W3C `traceparent` of the request, passed on to the events it causes.
+/// A malformed one is ignored (tracing must never fail a request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceParent(pub Option<String>);
+
+impl TraceParent {
+    /// `version-traceid-parentid-flags`, lowercase hex: 2-32-16-2.
+    pub fn parse(value: &str) -> Option<String> {
+        let parts: Vec<&str> = value.trim().split('-').collect();
+        let well_formed = parts.len() == 4
+            && [2, 32, 16, 2].iter().zip(&parts).all(|(len, part)| {
+                part.len() == *len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
+        well_formed.then(|| value.trim().to_string())
+    }
+
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceParent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(Self::parse),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +186,14 @@ mod tests {
         assert!(IfMatch::parse("\"2\"").check(&task(3)).is_err());
         assert!(IfMatch::parse("W/\"3\"").check(&task(3)).is_err());
         assert!(IfMatch::parse("3").check(&task(3)).is_err());
+    }
+
+    #[test]
+    fn traceparents_must_be_well_formed() {
+        let good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert_eq!(TraceParent::parse(good).as_deref(), Some(good));
+        assert_eq!(TraceParent::parse("00-xyz-b7ad6b7169203331-01"), None);
+        assert_eq!(TraceParent::parse("garbage"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! database pool and [`TaskRepository`], HTTP error mapping, request extractors,
 //! the health check and the start-up that serves `$PORT` or AWS Lambda.
 
+pub mod history;
 pub mod list;
 pub mod problem;
 pub mod routes;
@@ -14,6 +15,8 @@ pub mod task;
 
 #[cfg(feature = "server")]
 mod app;
+#[cfg(feature = "server")]
+pub mod audit_log;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
@@ -33,6 +36,8 @@ pub mod serve;
 
 #[cfg(feature = "server")]
 pub use app::{AppState, build_app};
+#[cfg(feature = "server")]
+pub use audit_log::AuditLog;
 #[cfg(feature = "server")]
 pub use error::ApiError;
 #[cfg(feature = "server")]

@@ -27,11 +27,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/tasks/{id}", "get-task"),
     route("PUT", "/api/tasks/{id}", "update-task"),
     route("DELETE", "/api/tasks/{id}", "delete-task"),
+    route("GET", "/api/tasks/{id}/history", "task-history"),
     route("GET", "/health", "health"),
     route("GET", "/api/openapi.json", "health"),
 ];
 
-/// Every function, routed or not, in start-up order.
+/// Every function, routed or not, in start-up order. `audit` (reached by the
+/// broker's Trigger) and `outbox-relay` (reached by a timer) are not public.
 pub const FUNCTIONS: &[&str] = &[
     "health",
     "list-tasks",
@@ -39,7 +41,21 @@ pub const FUNCTIONS: &[&str] = &[
     "get-task",
     "update-task",
     "delete-task",
+    "task-history",
+    "audit",
+    "outbox-relay",
 ];
+
+/// The functions that send task events to `K_SINK` (the broker), which a
+/// SinkBinding gives them on Knative.
+pub const EVENT_SENDERS: &[&str] = &["create-task", "update-task", "delete-task", "outbox-relay"];
+
+/// The function the broker's Trigger delivers task events to.
+pub const EVENT_SUBSCRIBER: &str = "audit";
+
+/// The function a timer (a PingSource on Knative) invokes to send what the
+/// outbox still holds.
+pub const OUTBOX_RELAY: &str = "outbox-relay";
 
 /// The distinct paths of the table, in table order, each with the methods allowed on it.
 pub fn paths() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -65,6 +81,16 @@ mod tests {
                 "{} is routed but not in FUNCTIONS",
                 route.function
             );
+        }
+    }
+
+    #[test]
+    fn event_functions_are_known_functions() {
+        for name in EVENT_SENDERS
+            .iter()
+            .chain([&EVENT_SUBSCRIBER, &OUTBOX_RELAY])
+        {
+            assert!(FUNCTIONS.contains(name), "{name} is not in FUNCTIONS");
         }
     }
 

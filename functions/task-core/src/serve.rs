@@ -8,16 +8,19 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::app::{AppState, build_app};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::db::lazy_pool;
 
 /// Set by the Lambda environment; when present the function serves Lambda
 /// invocations instead of binding a port.
 pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
-/// Runs a function until SIGTERM or Ctrl-C. `routes` are its own routes; the
-/// shared ones are added by [`build_app`].
-pub async fn run(function: &'static str, routes: Router<AppState>) -> ExitCode {
+/// Runs a function until SIGTERM or Ctrl-C. `routes` builds its own routes
+/// (reading any settings of its own); the shared ones are added by [`build_app`].
+pub async fn run(
+    function: &'static str,
+    routes: impl FnOnce() -> Result<Router<AppState>, ConfigError>,
+) -> ExitCode {
     init_tracing();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -30,6 +33,13 @@ pub async fn run(function: &'static str, routes: Router<AppState>) -> ExitCode {
         Ok(pool) => pool,
         Err(err) => {
             tracing::error!(function, error = %err, "DATABASE_URL cannot be used");
+            return ExitCode::from(2);
+        }
+    };
+    let routes = match routes() {
+        Ok(routes) => routes,
+        Err(err) => {
+            tracing::error!(function, error = %err, "invalid configuration");
             return ExitCode::from(2);
         }
     };

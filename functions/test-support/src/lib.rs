@@ -4,6 +4,7 @@
 
 mod postgres;
 mod proxy;
+mod sink;
 
 use axum::Router;
 use serde_json::Value;
@@ -12,10 +13,12 @@ use sqlx::postgres::PgPoolOptions;
 use task_core::db::MIGRATOR;
 use task_core::task::{NewTask, Task, TaskStatus};
 use task_core::{AppState, TaskRepository, build_app};
+use task_events::publisher::EventPublisher;
 use tokio::net::TcpListener;
 
 pub use postgres::server;
 pub use proxy::ToggleProxy;
+pub use sink::{ReceivedEvent, SinkMock};
 
 /// A database of its own for one test, migrated to the current schema.
 #[derive(Debug, Clone)]
@@ -83,6 +86,26 @@ impl TestDatabase {
         (pool, proxy)
     }
 
+    pub async fn count_unsent_events(&self) -> i64 {
+        task_events::outbox::Outbox::count_unsent(&self.pool)
+            .await
+            .expect("count unsent events")
+    }
+
+    pub async fn count_events(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM event_outbox")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count outbox rows")
+    }
+
+    pub async fn count_audit_rows(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM task_audit_log")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count audit rows")
+    }
+
     pub async fn count_tasks(&self) -> i64 {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM tasks")
             .fetch_one(&self.pool)
@@ -104,6 +127,15 @@ impl TestApp {
     pub async fn spawn(function: &'static str, routes: Router<AppState>) -> Self {
         let db = TestDatabase::new().await;
         Self::spawn_with_pool(function, routes, db.pool.clone(), db).await
+    }
+
+    /// Serves `routes` on an existing database (several functions, one database).
+    pub async fn spawn_on(
+        db: &TestDatabase,
+        function: &'static str,
+        routes: Router<AppState>,
+    ) -> Self {
+        Self::spawn_with_pool(function, routes, db.pool.clone(), db.clone()).await
     }
 
     /// Serves `routes` with `pool` (e.g. one pointing at a stopped server).
@@ -147,6 +179,26 @@ impl TestApp {
             .await
             .expect("request")
     }
+}
+
+/// The event publisher of `function`, sending to `sink` (none: events only go
+/// to the outbox), with a send bound of `bound_ms`.
+pub fn publisher(function: &'static str, sink: Option<&str>, bound_ms: u64) -> EventPublisher {
+    EventPublisher::from_lookup(function, |name| match name {
+        "K_SINK" => sink.map(String::from),
+        "EVENT_SEND_TIMEOUT_MS" => Some(bound_ms.to_string()),
+        _ => None,
+    })
+    .expect("a valid publisher configuration")
+}
+
+/// A URL where nothing listens: a sink that is down.
+pub fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    format!("http://127.0.0.1:{port}/")
 }
 
 /// Asserts an `application/problem+json` response with `status`, returning its body.

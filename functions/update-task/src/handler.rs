@@ -1,12 +1,17 @@
+use axum::Extension;
 use axum::extract::State;
-use task_core::extract::{IfMatch, JsonBody, TaskId};
+use task_core::extract::{IfMatch, JsonBody, TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::TaskResponse;
 use task_core::task::{Task, UpdateTaskRequest};
 use task_core::{ApiError, AppState, TaskRepository};
+use task_events::outbox::Outbox;
+use task_events::publisher::EventPublisher;
+use task_events::{TaskEvent, TaskUpdated};
 
 /// Changes the fields sent and leaves the others. With `If-Match`, only when the
-/// task is still at that version. A change that changes nothing keeps the version.
+/// task is still at that version. A change that changes nothing keeps the version
+/// and emits nothing; any other emits `task.updated` with the changed fields.
 #[utoipa::path(
     put,
     path = "/api/tasks/{id}",
@@ -30,6 +35,8 @@ use task_core::{ApiError, AppState, TaskRepository};
 )]
 pub async fn update_task(
     State(state): State<AppState>,
+    Extension(events): Extension<EventPublisher>,
+    traceparent: TraceParent,
     TaskId(id): TaskId,
     if_match: IfMatch,
     JsonBody(request): JsonBody<UpdateTaskRequest>,
@@ -44,7 +51,13 @@ pub async fn update_task(
         return Ok(TaskResponse(current));
     };
     let task = TaskRepository::update(&mut tx, &changed).await?;
+    let change = TaskEvent::Updated(TaskUpdated::between(&current, &task));
+    let event = events.cloudevent(&change, traceparent.as_deref());
+    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(task_id = task.id, version = task.version, "task updated");
+    events
+        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .await;
     Ok(TaskResponse(task))
 }

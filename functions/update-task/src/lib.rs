@@ -2,13 +2,17 @@
 
 pub mod handler;
 
-use axum::Router;
 use axum::routing::put;
+use axum::{Extension, Router};
 use task_core::AppState;
+use task_events::publisher::EventPublisher;
 
 /// This function's name in the route table, on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "update-task";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/tasks/{id}", put(handler::update_task))
+/// `events` publishes the task events this function's changes cause.
+pub fn router(events: EventPublisher) -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks/{id}", put(handler::update_task))
+        .layer(Extension(events))
 }

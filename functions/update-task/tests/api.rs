@@ -6,7 +6,11 @@ use task_core::task::{Task, TaskStatus};
 use test_support::{TestApp, assert_problem, error_fields};
 
 async fn app() -> TestApp {
-    TestApp::spawn(update_task::FUNCTION, update_task::router()).await
+    TestApp::spawn(
+        update_task::FUNCTION,
+        update_task::router(test_support::publisher(update_task::FUNCTION, None, 500)),
+    )
+    .await
 }
 
 async fn put(app: &TestApp, id: i64, body: &str) -> reqwest::Response {

@@ -1,0 +1,24 @@
+//! Task changes as CloudEvents 1.0: `task.created`, `task.updated`, `task.deleted`.
+//!
+//! The event types and their data ([`TaskEventType`], [`TaskEvent`]) compile
+//! everywhere, wasm32 included, so the web app reads history with the same
+//! definitions the functions write it with. With the `server` feature (on by
+//! default): the CloudEvent mapping ([`cloudevent`]), the transactional
+//! [`outbox`] and the [`sink`] that POSTs events to `K_SINK`.
+//!
+//! The catalogue (attributes, data, examples) is in this crate's README.
+
+mod catalogue;
+mod data;
+
+pub use catalogue::{TaskEventType, UnknownEventType};
+pub use data::{EventDataError, FieldChange, TaskEvent, TaskUpdated};
+
+#[cfg(feature = "server")]
+pub mod cloudevent;
+#[cfg(feature = "server")]
+pub mod outbox;
+#[cfg(feature = "server")]
+pub mod publisher;
+#[cfg(feature = "server")]
+pub mod sink;

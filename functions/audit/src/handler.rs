@@ -1,0 +1,69 @@
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use cloudevents::binding::http::to_event;
+use cloudevents::{AttributesReader, Event};
+use task_core::audit_log::AuditRecord;
+use task_core::{ApiError, AppState};
+use task_events::cloudevent::{JSON, decode_header_values, parse_task_event};
+
+/// Records a task event, in binary or structured mode. 204 (empty: a reply
+/// event would be published again by the broker) once the row is committed,
+/// also for an event already recorded; 400 for anything that is not a valid
+/// task event (the Trigger then dead-letters it); 503 while the database is
+/// down (the Trigger retries).
+pub async fn receive_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest(rejection.body_text()),
+    })?;
+    let event = read_event(&headers, body)?;
+    let (task_event, task_id) =
+        parse_task_event(&event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+
+    // The data is stored as JSON whatever way it arrived.
+    let mut stored = event.clone();
+    stored.set_data(JSON, task_event.data());
+    let stored = serde_json::to_value(&stored)
+        .map_err(|err| ApiError::BadRequest(format!("the event cannot be stored: {err}")))?;
+    let written = state
+        .audit_log
+        .record(&AuditRecord {
+            event_type: event.ty(),
+            task_id,
+            event: &stored,
+            event_id: event.id(),
+            event_source: event.source(),
+            event_time: event.time().copied(),
+        })
+        .await?;
+    tracing::info!(
+        event_id = event.id(),
+        event_type = event.ty(),
+        event_source = event.source().as_str(),
+        task_id,
+        duplicate = !written,
+        "event recorded"
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A CloudEvent in structured mode (`application/cloudevents+json`) or binary
+/// mode (`ce-` headers), with binary-mode header values percent-decoded.
+fn read_event(headers: &HeaderMap, body: Bytes) -> Result<Event, ApiError> {
+    let structured = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/cloudevents+json"));
+    let mut event = to_event(headers, body.to_vec())
+        .map_err(|err| ApiError::BadRequest(format!("not a CloudEvent: {err}")))?;
+    if !structured {
+        decode_header_values(&mut event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    }
+    Ok(event)
+}

@@ -1,0 +1,111 @@
+//! What `create-task` sends to `K_SINK`, pinned with a wiremock sink.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+use test_support::{SinkMock, TestApp, dead_url, publisher};
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+async fn app_with_sink(sink: &str, bound_ms: u64) -> TestApp {
+    let events = publisher(create_task::FUNCTION, Some(sink), bound_ms);
+    TestApp::spawn(create_task::FUNCTION, create_task::router(events)).await
+}
+
+async fn create(app: &TestApp, body: &str) -> reqwest::Response {
+    app.send_json(Method::POST, "/api/tasks", body).await
+}
+
+#[tokio::test]
+async fn a_create_sends_one_binary_mode_task_created_event() {
+    let sink = SinkMock::accepting().await;
+    let app = app_with_sink(&sink.url(), 500).await;
+    let response = app
+        .client
+        .post(app.url("/api/tasks"))
+        .header("traceparent", TRACEPARENT)
+        .json(&serde_json::json!({"title": "Buy milk", "description": "oat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let task: Value = response.json().await.unwrap();
+
+    let events = sink.events().await;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    let id = task["id"].to_string();
+    assert_eq!(event.header("ce-specversion"), "1.0");
+    assert_eq!(event.header("ce-type"), "task.created");
+    assert_eq!(event.header("ce-source"), "/functions/create-task");
+    assert_eq!(event.header("ce-subject"), id);
+    assert_eq!(event.header("ce-partitionkey"), id);
+    assert_eq!(event.header("content-type"), "application/json");
+    assert_eq!(event.header("ce-traceparent"), TRACEPARENT);
+    assert_eq!(event.header("traceparent"), TRACEPARENT);
+    let event_id = uuid::Uuid::parse_str(event.header("ce-id")).expect("a UUID id");
+    assert_eq!(event_id.get_version_num(), 7);
+    assert!(event.header("ce-time").contains('T'));
+    assert!(!event.has_header("ce-datacontenttype"));
+    assert_eq!(event.body, task, "the data is the task as created");
+
+    assert_eq!(app.db.count_events().await, 1);
+    assert_eq!(
+        app.db.count_unsent_events().await,
+        0,
+        "acknowledged: marked sent"
+    );
+}
+
+#[tokio::test]
+async fn without_a_traceparent_none_is_invented() {
+    let sink = SinkMock::accepting().await;
+    let app = app_with_sink(&sink.url(), 500).await;
+    create(&app, r#"{"title":"x"}"#).await;
+    let events = sink.events().await;
+    assert!(!events[0].has_header("ce-traceparent"));
+    assert!(!events[0].has_header("traceparent"));
+}
+
+#[tokio::test]
+async fn a_refused_create_sends_nothing_and_stores_nothing() {
+    let sink = SinkMock::accepting().await;
+    let app = app_with_sink(&sink.url(), 500).await;
+    for body in [r#"{"title":""}"#, "{", r#"{"title":"x","extra":1}"#] {
+        let status = create(&app, body).await.status();
+        assert!(status.is_client_error(), "{body}: {status}");
+    }
+    assert!(sink.events().await.is_empty());
+    assert_eq!(app.db.count_events().await, 0);
+}
+
+#[tokio::test]
+async fn a_sink_that_is_down_does_not_fail_the_request_and_the_event_waits() {
+    let app = app_with_sink(&dead_url(), 500).await;
+    for i in 0..5 {
+        let response = create(&app, &format!(r#"{{"title":"t{i}"}}"#)).await;
+        assert_eq!(response.status(), 201);
+    }
+    assert_eq!(app.db.count_unsent_events().await, 5);
+}
+
+#[tokio::test]
+async fn a_sink_that_refuses_leaves_the_event_unsent() {
+    let sink = SinkMock::answering(wiremock::ResponseTemplate::new(503)).await;
+    let app = app_with_sink(&sink.url(), 500).await;
+    assert_eq!(create(&app, r#"{"title":"x"}"#).await.status(), 201);
+    assert_eq!(sink.events().await.len(), 1);
+    assert_eq!(app.db.count_unsent_events().await, 1);
+}
+
+#[tokio::test]
+async fn a_slow_sink_delays_the_request_no_longer_than_the_bound() {
+    let sink = SinkMock::slow(Duration::from_secs(10)).await;
+    let app = app_with_sink(&sink.url(), 300).await;
+    let start = Instant::now();
+    assert_eq!(create(&app, r#"{"title":"x"}"#).await.status(), 201);
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(app.db.count_unsent_events().await, 1);
+}

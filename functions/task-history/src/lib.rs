@@ -1,0 +1,14 @@
+//! `task-history`: `GET /api/tasks/{id}/history`.
+
+pub mod handler;
+
+use axum::Router;
+use axum::routing::get;
+use task_core::AppState;
+
+/// This function's name in the route table, on Knative and in `.local/stack.json`.
+pub const FUNCTION: &str = "task-history";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/tasks/{id}/history", get(handler::task_history))
+}
