@@ -39,4 +39,8 @@ if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 
   say "adding clippy and rustfmt to the Rust toolchain"
   rustup component add clippy rustfmt
 fi
-ok "$(cargo --version)"
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target (the web app)"
+  rustup target add wasm32-unknown-unknown
+fi
+ok "$(cargo --version), targets: $(rustup target list --installed | tr '\n' ' ')"
