@@ -102,7 +102,7 @@ async fn shutdown_signal(function: &'static str) {
 }
 
 /// JSON lines on stdout; `RUST_LOG` filters (default `info`).
-fn init_tracing() {
+pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

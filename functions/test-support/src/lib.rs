@@ -2,6 +2,7 @@
 //! the whole test process, a fresh migrated database for every test, and the
 //! function under test served over real HTTP on a free port.
 
+mod kafka;
 mod postgres;
 mod proxy;
 mod sink;
@@ -16,6 +17,7 @@ use task_core::{AppState, TaskRepository, build_app};
 use task_events::publisher::EventPublisher;
 use tokio::net::TcpListener;
 
+pub use kafka::{KafkaServer, kafka};
 pub use postgres::server;
 pub use proxy::ToggleProxy;
 pub use sink::{ReceivedEvent, SinkMock};

@@ -1,0 +1,333 @@
+//! The broker's dispatcher: one Kafka consumer group per Trigger, delivering
+//! each matching event to the Trigger's subscriber in binary mode, with the
+//! Trigger's retries, backoff and dead-letter sink. An event's offset is
+//! committed only once it is done (delivered, or dead-lettered), so a crash
+//! redelivers instead of losing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudevents::binding::rdkafka::{FutureRecordExt, MessageExt, MessageRecord};
+use cloudevents::event::ExtensionValue;
+use cloudevents::{AttributesReader, Event};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::util::Timeout;
+use reqwest::StatusCode;
+use task_events::sink::{EventSink, SendError};
+use tokio::sync::watch;
+
+use crate::filter::matches_all;
+use crate::kafka::{consumer_config, trigger_group};
+use crate::manifests::{Destination, Trigger};
+
+/// Events an unordered Trigger may have in flight at once.
+const MAX_IN_FLIGHT: usize = 32;
+/// How long one delivery attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a Destination resolves to locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Http(String),
+    Topic(String),
+}
+
+/// Resolves Destinations: Knative Services to local URLs, KafkaSinks to topics.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    pub services: BTreeMap<String, String>,
+    pub kafka_sinks: BTreeMap<String, String>,
+}
+
+impl Resolver {
+    pub fn resolve(&self, destination: &Destination) -> Result<Target, String> {
+        if let Some(reference) = &destination.reference {
+            return match reference.kind.as_str() {
+                "Service" => self
+                    .services
+                    .get(&reference.name)
+                    .map(|url| Target::Http(url.clone()))
+                    .ok_or_else(|| {
+                        format!(
+                            "Service {} has no local URL; pass --service {}=http://...",
+                            reference.name, reference.name
+                        )
+                    }),
+                "KafkaSink" => self
+                    .kafka_sinks
+                    .get(&reference.name)
+                    .map(|topic| Target::Topic(topic.clone()))
+                    .ok_or_else(|| {
+                        format!("KafkaSink {} is not among the manifests", reference.name)
+                    }),
+                other => Err(format!("cannot deliver to a {other} locally")),
+            };
+        }
+        destination
+            .uri
+            .clone()
+            .map(Target::Http)
+            .ok_or_else(|| "a destination needs a ref or a uri".to_string())
+    }
+}
+
+/// One Trigger, resolved and running.
+pub struct TriggerDispatch {
+    pub trigger: Trigger,
+    pub topic: String,
+    pub bootstrap: String,
+    pub namespace: String,
+    pub subscriber: EventSink,
+    pub dead_letter: Target,
+    pub producer: FutureProducer,
+}
+
+/// How a delivery ended.
+#[derive(Debug)]
+enum Outcome {
+    Delivered {
+        attempts: u32,
+    },
+    Failed {
+        attempts: u32,
+        code: Option<u16>,
+        error: String,
+    },
+}
+
+/// 2xx is done; these are worth another try; every other status is final.
+fn retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 404 | 408 | 409 | 429) || status.is_server_error()
+}
+
+impl TriggerDispatch {
+    /// Consumes until `shutdown` changes.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
+        let group = trigger_group(&self.namespace, &self.trigger.name);
+        let consumer: StreamConsumer = consumer_config(&self.bootstrap, &group)
+            .create()
+            .map_err(|err| format!("cannot create the consumer {group}: {err}"))?;
+        consumer
+            .subscribe(&[&self.topic])
+            .map_err(|err| format!("cannot subscribe to {}: {err}", self.topic))?;
+        tracing::info!(
+            trigger = self.trigger.name,
+            group,
+            topic = self.topic,
+            ordered = self.trigger.ordered,
+            "dispatching"
+        );
+        let limit = if self.trigger.ordered {
+            1
+        } else {
+            MAX_IN_FLIGHT
+        };
+        let mut in_flight = FuturesOrdered::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                message = consumer.recv(), if in_flight.len() < limit => {
+                    let message = match message {
+                        Ok(message) => message.detach(),
+                        Err(err) => {
+                            tracing::warn!(trigger = self.trigger.name, error = %err, "consumer error");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            continue;
+                        }
+                    };
+                    let this = self.clone();
+                    in_flight.push_back(async move {
+                        this.handle(&message).await;
+                        message
+                    });
+                }
+                Some(done) = in_flight.next() => self.commit(&consumer, &done),
+            }
+        }
+        // Finish what is in flight, so its offsets are committed.
+        while let Some(done) = in_flight.next().await {
+            self.commit(&consumer, &done);
+        }
+        let _ = consumer.commit_consumer_state(CommitMode::Sync);
+        Ok(())
+    }
+
+    /// Marks everything up to and including `message` done. Futures complete
+    /// in consumption order, so commits never skip an event still in flight.
+    fn commit(&self, consumer: &StreamConsumer, message: &OwnedMessage) {
+        let mut offsets = TopicPartitionList::new();
+        let next = Offset::Offset(message.offset() + 1);
+        if offsets
+            .add_partition_offset(message.topic(), message.partition(), next)
+            .is_ok()
+            && let Err(err) = consumer.commit(&offsets, CommitMode::Async)
+        {
+            tracing::warn!(trigger = self.trigger.name, error = %err, "offset commit failed; the event may be redelivered");
+        }
+    }
+
+    async fn handle(&self, message: &OwnedMessage) {
+        let event = match message.to_event() {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::error!(
+                    trigger = self.trigger.name,
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    error = %err,
+                    "a record that is not a CloudEvent was skipped"
+                );
+                return;
+            }
+        };
+        if !matches_all(&self.trigger.filters, &event) {
+            return;
+        }
+        match self.deliver(&event).await {
+            Outcome::Delivered { attempts } => tracing::info!(
+                event_id = event.id(),
+                trigger = self.trigger.name,
+                subscriber = self.subscriber.url(),
+                partition = message.partition(),
+                offset = message.offset(),
+                attempts,
+                "event delivered"
+            ),
+            Outcome::Failed {
+                attempts,
+                code,
+                error,
+            } => {
+                tracing::warn!(
+                    event_id = event.id(),
+                    trigger = self.trigger.name,
+                    attempts,
+                    error,
+                    "event undeliverable; sending it to the dead-letter sink"
+                );
+                self.dead_letter(event, code).await;
+            }
+        }
+    }
+
+    async fn deliver(&self, event: &Event) -> Outcome {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (error, code, again) = match self.subscriber.send(event).await {
+                Ok(()) => return Outcome::Delivered { attempts },
+                Err(SendError::Rejected(status)) => (
+                    format!("answered {status}"),
+                    Some(status.as_u16()),
+                    retryable(status),
+                ),
+                Err(SendError::Unreachable(err)) => (err.to_string(), None, true),
+                Err(err @ SendError::Encode(_)) => (err.to_string(), None, false),
+            };
+            if !again || attempts > self.trigger.retry {
+                return Outcome::Failed {
+                    attempts,
+                    code,
+                    error,
+                };
+            }
+            tokio::time::sleep(self.trigger.backoff(attempts)).await;
+        }
+    }
+
+    /// Keeps trying until the dead-letter sink has the event: an event is
+    /// never dropped.
+    async fn dead_letter(&self, mut event: Event, code: Option<u16>) {
+        event.set_extension("knativeerrordest", self.subscriber.url().to_string());
+        if let Some(code) = code {
+            event.set_extension("knativeerrorcode", ExtensionValue::Integer(i64::from(code)));
+        }
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let result = match &self.dead_letter {
+                Target::Http(url) => EventSink::new(url.clone(), ATTEMPT_TIMEOUT)
+                    .send(&event)
+                    .await
+                    .map_err(|err| err.to_string()),
+                Target::Topic(topic) => self.produce(topic, &event).await,
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(event_id = event.id(), dead_letter = ?self.dead_letter, "event dead-lettered");
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        event_id = event.id(),
+                        error,
+                        "dead-letter sink unavailable; retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn produce(&self, topic: &str, event: &Event) -> Result<(), String> {
+        let record = MessageRecord::from_event(event.clone()).map_err(|err| err.to_string())?;
+        let key = event.extension("partitionkey").map(|key| key.to_string());
+        let mut kafka_record = FutureRecord::to(topic).message_record(&record);
+        if let Some(key) = &key {
+            kafka_record = kafka_record.key(key.as_str());
+        }
+        self.producer
+            .send(kafka_record, Timeout::After(Duration::from_secs(10)))
+            .await
+            .map(|_| ())
+            .map_err(|(err, _)| err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::KReference;
+
+    #[test]
+    fn knative_retries_these_statuses_only() {
+        for code in [404, 408, 409, 429, 500, 502, 503, 504] {
+            assert!(retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+        for code in [400, 401, 403, 405, 410, 413, 415, 422] {
+            assert!(!retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+    }
+
+    #[test]
+    fn destinations_resolve_to_local_urls_and_topics() {
+        let resolver = Resolver {
+            services: BTreeMap::from([("audit".into(), "http://127.0.0.1:8088/".into())]),
+            kafka_sinks: BTreeMap::from([("dls".into(), "dead-letters".into())]),
+        };
+        let reference = |kind: &str, name: &str| Destination {
+            reference: Some(KReference {
+                api_version: "v1".into(),
+                kind: kind.into(),
+                name: name.into(),
+            }),
+            uri: None,
+        };
+        assert_eq!(
+            resolver.resolve(&reference("Service", "audit")),
+            Ok(Target::Http("http://127.0.0.1:8088/".into()))
+        );
+        assert_eq!(
+            resolver.resolve(&reference("KafkaSink", "dls")),
+            Ok(Target::Topic("dead-letters".into()))
+        );
+        assert!(resolver.resolve(&reference("Service", "missing")).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Kafka clients as the local broker needs them. Only a bootstrap address is
+//! needed, so any Kafka-protocol broker will do (tansu locally, Apache Kafka).
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+/// The topic of a Knative Kafka broker, named as Knative names it.
+pub fn broker_topic(namespace: &str, broker: &str) -> String {
+    format!("knative-broker-{namespace}-{broker}")
+}
+
+/// Where undeliverable events go when a Trigger has no dead-letter sink.
+pub fn dead_letter_topic(namespace: &str, broker: &str) -> String {
+    format!("{}-dead-letter", broker_topic(namespace, broker))
+}
+
+/// The consumer group of a Trigger, named as Knative names it.
+pub fn trigger_group(namespace: &str, trigger: &str) -> String {
+    format!("knative-trigger-{namespace}-{trigger}")
+}
+
+/// The producer settings. Acknowledged means stored: `acks=all` with an
+/// idempotent producer. One record per batch: with tansu 0.6's in-memory
+/// storage a consumer group restarting at an offset inside a multi-record
+/// batch skips the rest of the batch, so every record must be its own batch
+/// (see the README). Changing these is caught by a test.
+pub fn producer_config(bootstrap: &str, delivery_timeout: Duration) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .set(
+            "message.timeout.ms",
+            delivery_timeout.as_millis().to_string(),
+        )
+        .set("socket.timeout.ms", "3000")
+        .set("reconnect.backoff.max.ms", "1000");
+    config
+}
+
+/// The consumer settings: offsets are committed only by the dispatcher, once
+/// an event is done.
+pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("reconnect.backoff.max.ms", "1000");
+    config
+}
+
+/// Creates `topic` unless it exists.
+pub async fn ensure_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .map_err(|err| err.to_string())?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics([&new_topic], &options)
+        .await
+        .map_err(|err| err.to_string())?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("cannot create topic {topic}: {code}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the tansu workaround and the durability promise: see
+    /// `producer_config`.
+    #[test]
+    fn the_producer_sends_one_acknowledged_record_per_batch() {
+        let config = producer_config("127.0.0.1:9092", Duration::from_secs(5));
+        assert_eq!(config.get("batch.num.messages"), Some("1"));
+        assert_eq!(config.get("linger.ms"), Some("0"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+    }
+
+    #[test]
+    fn consumers_never_commit_by_themselves() {
+        let config = consumer_config("127.0.0.1:9092", "g");
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("auto.offset.reset"), Some("earliest"));
+    }
+
+    #[test]
+    fn names_follow_knative() {
+        assert_eq!(
+            broker_topic("task-app", "task-events"),
+            "knative-broker-task-app-task-events"
+        );
+        assert_eq!(trigger_group("task-app", "t"), "knative-trigger-task-app-t");
+    }
+}

@@ -1,0 +1,235 @@
+//! `broker receiver` and `broker dispatcher`: the two halves of the local
+//! Knative Kafka broker, run as separate processes as on a cluster.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::{Args, Parser, Subcommand};
+use local_broker::dispatcher::{Resolver, Target, TriggerDispatch};
+use local_broker::kafka::{broker_topic, dead_letter_topic, ensure_topic, producer_config};
+use local_broker::manifests::Manifests;
+use local_broker::receiver::{Receiver, router};
+use rdkafka::producer::FutureProducer;
+use task_events::sink::EventSink;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// The Kafka bootstrap address (any Kafka-protocol broker).
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP",
+        default_value = "127.0.0.1:19092",
+        global = true
+    )]
+    bootstrap: String,
+    /// Where the Broker, Trigger and KafkaSink manifests are.
+    #[arg(
+        long,
+        env = "BROKER_MANIFESTS",
+        default_value = "knative/base",
+        global = true
+    )]
+    manifests: PathBuf,
+    /// The namespace the manifests are deployed to (names the topic and groups).
+    #[arg(
+        long,
+        env = "BROKER_NAMESPACE",
+        default_value = "task-app",
+        global = true
+    )]
+    namespace: String,
+    /// The Broker to play (default: the only one in the manifests).
+    #[arg(long, env = "BROKER_NAME", global = true)]
+    broker: Option<String>,
+    /// Where to listen: the ingress (receiver) or the health check (dispatcher).
+    #[arg(long, default_value = "127.0.0.1:8090", global = true)]
+    listen: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The ingress: CloudEvents over HTTP in, Kafka records out.
+    Receiver {
+        /// How long to wait for Kafka to acknowledge an event before answering 503.
+        #[arg(long, default_value_t = 5000)]
+        delivery_timeout_ms: u64,
+    },
+    /// The Triggers: Kafka records in, CloudEvents over HTTP out.
+    Dispatcher {
+        /// A Knative Service's local URL, as NAME=URL (repeatable).
+        #[arg(long = "service", value_parser = parse_service)]
+        services: Vec<(String, String)>,
+    },
+}
+
+fn parse_service(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, url)| (name.to_string(), url.to_string()))
+        .ok_or_else(|| format!("{text:?} is not NAME=URL"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    task_core::serve::init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "broker stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let common = cli.common;
+    let manifests = Manifests::load(&common.manifests).map_err(|err| err.to_string())?;
+    let broker = match (&common.broker, manifests.brokers.as_slice()) {
+        (Some(broker), _) => broker.clone(),
+        (None, [only]) => only.clone(),
+        (None, found) => {
+            return Err(format!(
+                "{} Brokers in {}; choose one with --broker",
+                found.len(),
+                common.manifests.display()
+            ));
+        }
+    };
+    let topic = broker_topic(&common.namespace, &broker);
+    wait_for_topic(&common.bootstrap, &topic, manifests.partitions.unwrap_or(1)).await?;
+    let producer: FutureProducer = producer_config(&common.bootstrap, Duration::from_secs(10))
+        .create()
+        .map_err(|err| err.to_string())?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+
+    match cli.command {
+        Command::Receiver {
+            delivery_timeout_ms,
+        } => {
+            let timeout = Duration::from_millis(delivery_timeout_ms);
+            let producer: FutureProducer = producer_config(&common.bootstrap, timeout)
+                .create()
+                .map_err(|err| err.to_string())?;
+            let app = router(Receiver {
+                producer,
+                topic: topic.clone(),
+                delivery_timeout: timeout,
+            });
+            let listener = tokio::net::TcpListener::bind(common.listen)
+                .await
+                .map_err(|err| format!("cannot listen on {}: {err}", common.listen))?;
+            tracing::info!(address = %common.listen, topic, "receiver listening");
+            let mut stopped = stopped;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+                .map_err(|err| err.to_string())
+        }
+        Command::Dispatcher { services } => {
+            let resolver = Resolver {
+                services: services.into_iter().collect::<BTreeMap<_, _>>(),
+                kafka_sinks: manifests.kafka_sinks.clone(),
+            };
+            let default_dead_letter = dead_letter_topic(&common.namespace, &broker);
+            let mut dispatches = Vec::new();
+            for trigger in manifests
+                .triggers
+                .into_iter()
+                .filter(|t| t.broker == broker)
+            {
+                let subscriber = match resolver.resolve(&trigger.subscriber)? {
+                    Target::Http(url) => EventSink::new(url, Duration::from_secs(30)),
+                    Target::Topic(topic) => {
+                        return Err(format!(
+                            "Trigger {}: subscriber topic {topic} is not supported",
+                            trigger.name
+                        ));
+                    }
+                };
+                let dead_letter = match &trigger.dead_letter_sink {
+                    Some(destination) => resolver.resolve(destination)?,
+                    None => Target::Topic(default_dead_letter.clone()),
+                };
+                if let Target::Topic(dead_letter_topic) = &dead_letter {
+                    wait_for_topic(&common.bootstrap, dead_letter_topic, 1).await?;
+                }
+                dispatches.push(Arc::new(TriggerDispatch {
+                    trigger,
+                    topic: topic.clone(),
+                    bootstrap: common.bootstrap.clone(),
+                    namespace: common.namespace.clone(),
+                    subscriber,
+                    dead_letter,
+                    producer: producer.clone(),
+                }));
+            }
+            if dispatches.is_empty() {
+                return Err(format!(
+                    "no Trigger of Broker {broker} in {}",
+                    common.manifests.display()
+                ));
+            }
+            let health = Router::new().route(
+                "/health",
+                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            );
+            let listener = tokio::net::TcpListener::bind(common.listen)
+                .await
+                .map_err(|err| format!("cannot listen on {}: {err}", common.listen))?;
+            tokio::spawn(async move { axum::serve(listener, health).await });
+            let tasks: Vec<_> = dispatches
+                .into_iter()
+                .map(|dispatch| tokio::spawn(dispatch.run(stopped.clone())))
+                .collect();
+            for task in tasks {
+                task.await.map_err(|err| err.to_string())??;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Creates the topic, waiting (up to a minute) for Kafka to answer.
+async fn wait_for_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        match ensure_topic(bootstrap, topic, partitions).await {
+            Ok(()) => return Ok(()),
+            Err(err) if start.elapsed() > Duration::from_secs(60) => {
+                return Err(format!("Kafka at {bootstrap} is not usable: {err}"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
