@@ -114,9 +114,23 @@ impl TriggerDispatch {
         let consumer: StreamConsumer = consumer_config(&self.bootstrap, &group)
             .create()
             .map_err(|err| format!("cannot create the consumer {group}: {err}"))?;
+        // Every partition, assigned directly: one dispatcher per Trigger needs
+        // no group rebalancing (which tansu 0.6 does not finish after a member
+        // dies), and the group's committed offsets still say where to resume.
+        let metadata = consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+            .map_err(|err| format!("cannot read the metadata of {}: {err}", self.topic))?;
+        let mut assignment = TopicPartitionList::new();
+        for topic in metadata.topics() {
+            for partition in topic.partitions() {
+                assignment
+                    .add_partition_offset(topic.name(), partition.id(), Offset::Stored)
+                    .map_err(|err| err.to_string())?;
+            }
+        }
         consumer
-            .subscribe(&[&self.topic])
-            .map_err(|err| format!("cannot subscribe to {}: {err}", self.topic))?;
+            .assign(&assignment)
+            .map_err(|err| format!("cannot consume {}: {err}", self.topic))?;
         tracing::info!(
             trigger = self.trigger.name,
             group,
