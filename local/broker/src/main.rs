@@ -127,14 +127,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             delivery_timeout_ms,
         } => {
             let timeout = Duration::from_millis(delivery_timeout_ms);
-            let producer: FutureProducer = producer_config(&common.bootstrap, timeout)
-                .create()
-                .map_err(|err| err.to_string())?;
-            let app = router(Receiver {
-                producer,
-                topic: topic.clone(),
-                delivery_timeout: timeout,
-            });
+            let receiver = Receiver::new(
+                producer_config(&common.bootstrap, timeout),
+                topic.clone(),
+                timeout,
+            )
+            .map_err(|err| err.to_string())?;
+            let app = router(receiver);
             let listener = tokio::net::TcpListener::bind(common.listen)
                 .await
                 .map_err(|err| format!("cannot listen on {}: {err}", common.listen))?;

@@ -1,6 +1,7 @@
 //! The broker's ingress: takes CloudEvents over HTTP (binary or structured
 //! mode) and answers 202 only once Kafka has acknowledged them.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,16 +15,72 @@ use cloudevents::AttributesReader;
 use cloudevents::binding::http::to_event;
 use cloudevents::binding::rdkafka::{FutureRecordExt, MessageRecord};
 use cloudevents::event::ExtensionValue;
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use task_core::problem::{PROBLEM_JSON, Problem};
 
 /// What the receiver needs: a producer and the topic it writes to.
 #[derive(Clone)]
 pub struct Receiver {
-    pub producer: FutureProducer,
-    pub topic: String,
-    pub delivery_timeout: Duration,
+    producer: Arc<RwLock<FutureProducer>>,
+    config: ClientConfig,
+    topic: String,
+    delivery_timeout: Duration,
+}
+
+impl Receiver {
+    pub fn new(
+        config: ClientConfig,
+        topic: String,
+        delivery_timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        Ok(Self {
+            producer: Arc::new(RwLock::new(config.create()?)),
+            config,
+            topic,
+            delivery_timeout,
+        })
+    }
+
+    fn producer(&self) -> FutureProducer {
+        self.producer
+            .read()
+            .expect("the producer lock is never poisoned")
+            .clone()
+    }
+
+    /// An idempotent producer whose messages timed out (Kafka unreachable)
+    /// bumps its epoch when Kafka returns; tansu 0.6 answers that with
+    /// ProducerFenced on every later message. A fresh producer (a new
+    /// producer id) works again; the events that failed were answered 503 and
+    /// come again. Fatal errors are handled the same way.
+    fn replace_if_broken(&self, error: &KafkaError) {
+        let identity_lost = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+            )
+        );
+        let mut producer = self
+            .producer
+            .write()
+            .expect("the producer lock is never poisoned");
+        if identity_lost || producer.client().fatal_error().is_some() {
+            match self.config.create() {
+                Ok(fresh) => {
+                    tracing::warn!(%error, "the Kafka producer cannot go on; replaced it");
+                    *producer = fresh;
+                }
+                Err(err) => tracing::error!(error = %err, "cannot replace the Kafka producer"),
+            }
+        }
+    }
 }
 
 /// The extension whose value becomes the record key.
@@ -72,7 +129,7 @@ async fn receive(
         kafka_record = kafka_record.key(key.as_str());
     }
     match receiver
-        .producer
+        .producer()
         .send(kafka_record, Timeout::After(receiver.delivery_timeout))
         .await
     {
@@ -89,6 +146,7 @@ async fn receive(
         }
         Err((err, _)) => {
             tracing::warn!(event_id = id, error = %err, "event not stored");
+            receiver.replace_if_broken(&err);
             let mut response = problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the event could not be stored: {err}"),
@@ -103,7 +161,7 @@ async fn receive(
 
 /// Ready when Kafka answers a metadata request for the topic.
 async fn health(State(receiver): State<Receiver>) -> Response {
-    let producer = receiver.producer.clone();
+    let producer = receiver.producer();
     let topic = receiver.topic.clone();
     let metadata = tokio::task::spawn_blocking(move || {
         producer

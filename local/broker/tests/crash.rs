@@ -19,18 +19,34 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
     let subscriber = SinkMock::slow(Duration::from_millis(10)).await;
     let dir = manifests(
         &ns,
-        &trigger("t", "subscriber", "", "kafka.eventing.knative.dev/delivery.order: ordered"),
+        &trigger(
+            "t",
+            "subscriber",
+            "",
+            "kafka.eventing.knative.dev/delivery.order: ordered",
+        ),
     );
     let (_receiver, url) = receiver(bootstrap, &dir, &ns, 5000).await;
     let client = reqwest::Client::new();
     for seq in 0..EVENTS {
-        let status = post_event(&client, &url, &format!("e{seq}"), "task.created", &format!("k{}", seq % 7), &data(seq)).await;
+        let status = post_event(
+            &client,
+            &url,
+            &format!("e{seq}"),
+            "task.created",
+            &format!("k{}", seq % 7),
+            &data(seq),
+        )
+        .await;
         assert_eq!(status, 202);
     }
 
     let services = [("subscriber", subscriber.url())];
     let first = dispatcher(bootstrap, &dir, &ns, &services).await;
-    let before = wait_for(EVENTS / 3, Duration::from_secs(60), || async { subscriber.events().await.len() }).await;
+    let before = wait_for(EVENTS / 3, Duration::from_secs(60), || async {
+        subscriber.events().await.len()
+    })
+    .await;
     assert!(before < EVENTS, "the kill must land mid-stream");
     let mut first = first;
     first.0.kill().unwrap(); // SIGKILL: no chance to commit anything more
@@ -47,7 +63,11 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
             .collect::<HashSet<_>>()
             .len()
     };
-    assert_eq!(wait_for(EVENTS, Duration::from_secs(90), ids).await, EVENTS, "every event delivered");
+    assert_eq!(
+        wait_for(EVENTS, Duration::from_secs(90), ids).await,
+        EVENTS,
+        "every event delivered"
+    );
 
     let total = subscriber.events().await.len();
     let redelivered = total - EVENTS;
