@@ -29,6 +29,7 @@ apt_install() {
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v cmake >/dev/null || missing+=(cmake)   # librdkafka's build (the local broker)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
@@ -44,3 +45,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 ok "$(cargo --version), targets: $(rustup target list --installed | tr '\n' ' ')"
+
+# Cargo-installed tools, each pinned and installed once per machine. Release
+# builds without LTO: these are development tools, and it halves the build.
+cargo_install() { # name version command-to-check [cargo install args...]
+  local name=$1 version=$2 check=$3; shift 3
+  if "$check" --version 2>/dev/null | grep -qF "$version"; then
+    ok "$name $version"
+    return
+  fi
+  say "installing $name $version with cargo (once per machine; this takes a while on few cores)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install "$name" --version "$version" "$@"
+  ok "$name $version"
+}
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+# The Kafka-protocol broker of the local stack and the tests (in memory: see README).
+cargo_install tansu 0.6.0 tansu --locked --features dynostore

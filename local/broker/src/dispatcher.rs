@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cloudevents::binding::rdkafka::{FutureRecordExt, MessageExt, MessageRecord};
@@ -108,8 +109,13 @@ fn retryable(status: StatusCode) -> bool {
 }
 
 impl TriggerDispatch {
-    /// Consumes until `shutdown` changes.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
+    /// Consumes until `shutdown` changes; counts itself into `ready` once
+    /// it consumes.
+    pub async fn run(
+        self: Arc<Self>,
+        ready: Arc<AtomicUsize>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), String> {
         let group = trigger_group(&self.namespace, &self.trigger.name);
         let consumer: StreamConsumer = consumer_config(&self.bootstrap, &group)
             .create()
@@ -131,6 +137,7 @@ impl TriggerDispatch {
         consumer
             .assign(&assignment)
             .map_err(|err| format!("cannot consume {}: {err}", self.topic))?;
+        ready.fetch_add(1, Ordering::SeqCst);
         tracing::info!(
             trigger = self.trigger.name,
             group,

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::{Args, Parser, Subcommand};
@@ -190,9 +192,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                     common.manifests.display()
                 ));
             }
+            // Ready once every Trigger consumes.
+            let ready = Arc::new(AtomicUsize::new(0));
+            let triggers = dispatches.len();
+            let consuming = ready.clone();
             let health = Router::new().route(
                 "/health",
-                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+                get(move || async move {
+                    let running = consuming.load(Ordering::SeqCst);
+                    let body = Json(serde_json::json!({"triggers": triggers, "consuming": running}));
+                    let status = if running == triggers {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    (status, body)
+                }),
             );
             let listener = tokio::net::TcpListener::bind(common.listen)
                 .await
@@ -200,7 +215,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             tokio::spawn(async move { axum::serve(listener, health).await });
             let tasks: Vec<_> = dispatches
                 .into_iter()
-                .map(|dispatch| tokio::spawn(dispatch.run(stopped.clone())))
+                .map(|dispatch| tokio::spawn(dispatch.run(ready.clone(), stopped.clone())))
                 .collect();
             for task in tasks {
                 task.await.map_err(|err| err.to_string())??;

@@ -35,6 +35,15 @@ enum Command {
         functions_base_port: u16,
         #[arg(long, env = "POSTGRES_PORT", default_value_t = 55432)]
         postgres_port: u16,
+        /// The Kafka-protocol broker (tansu).
+        #[arg(long, env = "KAFKA_PORT", default_value_t = 19092)]
+        kafka_port: u16,
+        /// The local Knative broker's ingress; its dispatcher takes the next port.
+        #[arg(long, env = "BROKER_PORT", default_value_t = 8090)]
+        broker_port: u16,
+        /// The Broker, Trigger and KafkaSink manifests the local broker plays.
+        #[arg(long, env = "STACK_MANIFESTS", default_value = "knative/base")]
+        manifests: PathBuf,
         /// How often the outbox relay runs, in milliseconds.
         #[arg(long, env = "RELAY_INTERVAL_MS", default_value_t = 2000)]
         relay_interval_ms: u64,
@@ -59,6 +68,9 @@ async fn main() -> ExitCode {
             gateway_port,
             functions_base_port,
             postgres_port,
+            kafka_port,
+            broker_port,
+            manifests,
             relay_interval_ms,
             bin_dir,
             web_dir,
@@ -70,6 +82,9 @@ async fn main() -> ExitCode {
                 gateway_port,
                 functions_base_port,
                 postgres_port,
+                kafka_port,
+                broker_port,
+                manifests_dir: manifests,
                 relay_interval: Duration::from_millis(relay_interval_ms),
             };
             match up(&options).await {

@@ -11,6 +11,10 @@ pub struct StackFile {
     /// The public entry point: the edge router.
     pub gateway_url: String,
     pub database_url: String,
+    /// The local Knative broker's ingress (the write functions' `K_SINK`).
+    pub broker_url: String,
+    /// The Kafka-protocol broker's bootstrap address.
+    pub kafka_bootstrap: String,
     /// Every function by name -> its own URL (not only the routed ones).
     pub functions: BTreeMap<String, String>,
     /// The supervisor's process id.

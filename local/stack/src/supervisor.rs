@@ -11,10 +11,11 @@ use nix::sys::signal::Signal;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use task_core::db::MIGRATOR;
-use task_core::routes::{EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY};
+use task_core::routes::{EVENT_SENDERS, FUNCTIONS, OUTBOX_RELAY};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::gateway::{GatewayConfig, Upstream};
+use crate::kafka::{find_tansu, tansu_command, wait_listening};
 use crate::lock::StackLock;
 use crate::postgres::{LOCAL_SETTINGS, PostgresCluster};
 use crate::service::{Service, log};
@@ -34,6 +35,12 @@ pub struct StackOptions {
     pub gateway_port: u16,
     pub functions_base_port: u16,
     pub postgres_port: u16,
+    /// tansu's port.
+    pub kafka_port: u16,
+    /// The broker's ingress; its dispatcher's health check takes the next port.
+    pub broker_port: u16,
+    /// Where the Broker, Trigger and KafkaSink manifests are.
+    pub manifests_dir: PathBuf,
     /// How often the outbox relay is invoked (a PingSource on Knative).
     pub relay_interval: Duration,
 }
@@ -101,12 +108,17 @@ async fn start_and_supervise(
     let started = Instant::now();
 
     let database_url = start_postgres(options, state_dir, services).await?;
-    let functions = start_functions(options, &database_url, services).await?;
+    let kafka_bootstrap = start_kafka(options, services).await?;
+    let broker_url = start_broker_receiver(options, &kafka_bootstrap, services).await?;
+    let functions = start_functions(options, &database_url, &broker_url, services).await?;
+    start_broker_dispatcher(options, &kafka_bootstrap, &functions, services).await?;
     let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
 
     let stack = StackFile {
         gateway_url: gateway_url.clone(),
         database_url,
+        broker_url,
+        kafka_bootstrap,
         functions: functions
             .iter()
             .map(|(name, port)| (name.to_string(), format!("http://127.0.0.1:{port}")))
@@ -156,6 +168,9 @@ fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
     let mut wanted = vec![
         ("the gateway", options.gateway_port, "GATEWAY_PORT"),
         ("PostgreSQL", options.postgres_port, "POSTGRES_PORT"),
+        ("Kafka", options.kafka_port, "KAFKA_PORT"),
+        ("the broker ingress", options.broker_port, "BROKER_PORT"),
+        ("the broker dispatcher", options.broker_port + 1, "BROKER_PORT"),
     ];
     for (name, port) in options.function_ports() {
         wanted.push((name, port, "FUNCTIONS_BASE_PORT"));
@@ -226,26 +241,108 @@ async fn start_postgres(
     Ok(url)
 }
 
+/// A binary of the workspace, or an error saying how to build it.
+fn binary(options: &StackOptions, name: &str) -> anyhow::Result<PathBuf> {
+    let binary = options.bin_dir.join(name);
+    if !binary.exists() {
+        bail!(
+            "{} is missing; build it first (`task build`, or `cargo build --workspace --bins`)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// tansu, in memory, on its own port; returns the bootstrap address.
+async fn start_kafka(options: &StackOptions, services: &mut Vec<Service>) -> anyhow::Result<String> {
+    let tansu = find_tansu()?;
+    let port = options.kafka_port;
+    log("stack", &format!("starting the Kafka-protocol broker (tansu, in memory) on 127.0.0.1:{port}"));
+    let mut service = Service::new("kafka", Signal::SIGTERM, move || tansu_command(&tansu, port));
+    service.start()?;
+    services.push(service);
+    let bootstrap = format!("127.0.0.1:{port}");
+    let address = bootstrap.clone();
+    tokio::task::spawn_blocking(move || wait_listening(&address, READY_TIMEOUT)).await??;
+    Ok(bootstrap)
+}
+
+/// The command of one half of the local Knative broker.
+fn broker_command(
+    options: &StackOptions,
+    kafka_bootstrap: &str,
+    listen: u16,
+    role: &str,
+) -> anyhow::Result<std::process::Command> {
+    let mut command = std::process::Command::new(binary(options, "broker")?);
+    command
+        .arg("--bootstrap")
+        .arg(kafka_bootstrap)
+        .arg("--manifests")
+        .arg(&options.manifests_dir)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{listen}"))
+        .arg(role);
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        command.env("RUST_LOG", filter);
+    }
+    Ok(command)
+}
+
+/// The broker's ingress: the write functions' `K_SINK`.
+async fn start_broker_receiver(
+    options: &StackOptions,
+    kafka_bootstrap: &str,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
+    let command = broker_command(options, kafka_bootstrap, options.broker_port, "receiver")?;
+    let (program, args) = (command.get_program().to_owned(), command.get_args().map(ToOwned::to_owned).collect::<Vec<_>>());
+    let mut service = Service::new("broker-ingress", Signal::SIGTERM, move || {
+        let mut command = std::process::Command::new(&program);
+        command.args(&args);
+        command
+    });
+    service.start()?;
+    services.push(service);
+    let url = format!("http://127.0.0.1:{}", options.broker_port);
+    wait_http_ok(&reqwest::Client::new(), "broker-ingress", &format!("{url}/health"), services).await?;
+    Ok(format!("{url}/"))
+}
+
+/// The Triggers, each subscriber resolved to its function's local URL.
+async fn start_broker_dispatcher(
+    options: &StackOptions,
+    kafka_bootstrap: &str,
+    functions: &[(&'static str, u16)],
+    services: &mut Vec<Service>,
+) -> anyhow::Result<()> {
+    let port = options.broker_port + 1;
+    let mut command = broker_command(options, kafka_bootstrap, port, "dispatcher")?;
+    for (name, function_port) in functions {
+        command.arg("--service").arg(format!("{name}=http://127.0.0.1:{function_port}/"));
+    }
+    let (program, args) = (command.get_program().to_owned(), command.get_args().map(ToOwned::to_owned).collect::<Vec<_>>());
+    let mut service = Service::new("broker-dispatch", Signal::SIGTERM, move || {
+        let mut command = std::process::Command::new(&program);
+        command.args(&args);
+        command
+    });
+    service.start()?;
+    services.push(service);
+    let url = format!("http://127.0.0.1:{port}/health");
+    wait_http_ok(&reqwest::Client::new(), "broker-dispatch", &url, services).await
+}
+
 async fn start_functions(
     options: &StackOptions,
     database_url: &str,
+    event_sink: &str,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Vec<(&'static str, u16)>> {
     let functions = options.function_ports();
-    let event_sink = functions
-        .iter()
-        .find(|(name, _)| *name == EVENT_SUBSCRIBER)
-        .map(|(_, port)| format!("http://127.0.0.1:{port}/"))
-        .expect("the event subscriber is a function");
     for (name, port) in &functions {
-        let binary = options.bin_dir.join(name);
-        if !binary.exists() {
-            bail!(
-                "{} is missing; build the functions first (`task build`, or `cargo build --workspace --bins`)",
-                binary.display()
-            );
-        }
-        let env = function_env(name, *port, database_url, &event_sink);
+        let binary = binary(options, name)?;
+        let env = function_env(name, *port, database_url, event_sink);
         let mut service = Service::new(*name, Signal::SIGTERM, move || {
             let mut command = std::process::Command::new(&binary);
             command.envs(env.clone());
