@@ -200,7 +200,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "/health",
                 get(move || async move {
                     let running = consuming.load(Ordering::SeqCst);
-                    let body = Json(serde_json::json!({"triggers": triggers, "consuming": running}));
+                    let body =
+                        Json(serde_json::json!({"triggers": triggers, "consuming": running}));
                     let status = if running == triggers {
                         StatusCode::OK
                     } else {

@@ -1,8 +1,10 @@
 //! One supervised process: started, its output prefixed, restarted when it
 //! dies unexpectedly, stopped with a chosen signal.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,21 @@ impl Service {
             child: None,
             restarts: VecDeque::new(),
         }
+    }
+
+    /// A service running `program` with `args` and `env` added to ours.
+    pub fn program(
+        name: impl Into<String>,
+        stop_signal: Signal,
+        program: PathBuf,
+        args: Vec<OsString>,
+        env: BTreeMap<String, String>,
+    ) -> Self {
+        Self::new(name, stop_signal, move || {
+            let mut command = std::process::Command::new(&program);
+            command.args(&args).envs(&env);
+            command
+        })
     }
 
     pub fn start(&mut self) -> std::io::Result<()> {
@@ -91,10 +108,6 @@ impl Service {
         }
         self.start()?;
         Ok(true)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().and_then(Child::id)
     }
 
     /// Sends the stop signal and waits up to `grace`, then kills.

@@ -2,6 +2,7 @@
 //! waits for each to be ready, then keeps them running until Ctrl-C or SIGTERM.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -170,7 +171,11 @@ fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
         ("PostgreSQL", options.postgres_port, "POSTGRES_PORT"),
         ("Kafka", options.kafka_port, "KAFKA_PORT"),
         ("the broker ingress", options.broker_port, "BROKER_PORT"),
-        ("the broker dispatcher", options.broker_port + 1, "BROKER_PORT"),
+        (
+            "the broker dispatcher",
+            options.broker_port + 1,
+            "BROKER_PORT",
+        ),
     ];
     for (name, port) in options.function_ports() {
         wanted.push((name, port, "FUNCTIONS_BASE_PORT"));
@@ -254,11 +259,19 @@ fn binary(options: &StackOptions, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// tansu, in memory, on its own port; returns the bootstrap address.
-async fn start_kafka(options: &StackOptions, services: &mut Vec<Service>) -> anyhow::Result<String> {
+async fn start_kafka(
+    options: &StackOptions,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
     let tansu = find_tansu()?;
     let port = options.kafka_port;
-    log("stack", &format!("starting the Kafka-protocol broker (tansu, in memory) on 127.0.0.1:{port}"));
-    let mut service = Service::new("kafka", Signal::SIGTERM, move || tansu_command(&tansu, port));
+    log(
+        "stack",
+        &format!("starting the Kafka-protocol broker (tansu, in memory) on 127.0.0.1:{port}"),
+    );
+    let mut service = Service::new("kafka", Signal::SIGTERM, move || {
+        tansu_command(&tansu, port)
+    });
     service.start()?;
     services.push(service);
     let bootstrap = format!("127.0.0.1:{port}");
@@ -267,26 +280,30 @@ async fn start_kafka(options: &StackOptions, services: &mut Vec<Service>) -> any
     Ok(bootstrap)
 }
 
-/// The command of one half of the local Knative broker.
-fn broker_command(
+/// One half of the local Knative broker, as a service.
+fn broker_service(
     options: &StackOptions,
+    name: &str,
     kafka_bootstrap: &str,
     listen: u16,
-    role: &str,
-) -> anyhow::Result<std::process::Command> {
-    let mut command = std::process::Command::new(binary(options, "broker")?);
-    command
-        .arg("--bootstrap")
-        .arg(kafka_bootstrap)
-        .arg("--manifests")
-        .arg(&options.manifests_dir)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{listen}"))
-        .arg(role);
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        command.env("RUST_LOG", filter);
-    }
-    Ok(command)
+    role_args: Vec<OsString>,
+) -> anyhow::Result<Service> {
+    let mut args: Vec<OsString> = vec![
+        "--bootstrap".into(),
+        kafka_bootstrap.into(),
+        "--manifests".into(),
+        options.manifests_dir.clone().into(),
+        "--listen".into(),
+        format!("127.0.0.1:{listen}").into(),
+    ];
+    args.extend(role_args);
+    Ok(Service::program(
+        name,
+        Signal::SIGTERM,
+        binary(options, "broker")?,
+        args,
+        log_env(),
+    ))
 }
 
 /// The broker's ingress: the write functions' `K_SINK`.
@@ -295,17 +312,23 @@ async fn start_broker_receiver(
     kafka_bootstrap: &str,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<String> {
-    let command = broker_command(options, kafka_bootstrap, options.broker_port, "receiver")?;
-    let (program, args) = (command.get_program().to_owned(), command.get_args().map(ToOwned::to_owned).collect::<Vec<_>>());
-    let mut service = Service::new("broker-ingress", Signal::SIGTERM, move || {
-        let mut command = std::process::Command::new(&program);
-        command.args(&args);
-        command
-    });
+    let mut service = broker_service(
+        options,
+        "broker-ingress",
+        kafka_bootstrap,
+        options.broker_port,
+        vec!["receiver".into()],
+    )?;
     service.start()?;
     services.push(service);
     let url = format!("http://127.0.0.1:{}", options.broker_port);
-    wait_http_ok(&reqwest::Client::new(), "broker-ingress", &format!("{url}/health"), services).await?;
+    wait_http_ok(
+        &reqwest::Client::new(),
+        "broker-ingress",
+        &format!("{url}/health"),
+        services,
+    )
+    .await?;
     Ok(format!("{url}/"))
 }
 
@@ -317,20 +340,23 @@ async fn start_broker_dispatcher(
     services: &mut Vec<Service>,
 ) -> anyhow::Result<()> {
     let port = options.broker_port + 1;
-    let mut command = broker_command(options, kafka_bootstrap, port, "dispatcher")?;
+    let mut args: Vec<OsString> = vec!["dispatcher".into()];
     for (name, function_port) in functions {
-        command.arg("--service").arg(format!("{name}=http://127.0.0.1:{function_port}/"));
+        args.push("--service".into());
+        args.push(format!("{name}=http://127.0.0.1:{function_port}/").into());
     }
-    let (program, args) = (command.get_program().to_owned(), command.get_args().map(ToOwned::to_owned).collect::<Vec<_>>());
-    let mut service = Service::new("broker-dispatch", Signal::SIGTERM, move || {
-        let mut command = std::process::Command::new(&program);
-        command.args(&args);
-        command
-    });
+    let mut service = broker_service(options, "broker-dispatch", kafka_bootstrap, port, args)?;
     service.start()?;
     services.push(service);
     let url = format!("http://127.0.0.1:{port}/health");
     wait_http_ok(&reqwest::Client::new(), "broker-dispatch", &url, services).await
+}
+
+/// `RUST_LOG`, passed on when set.
+fn log_env() -> BTreeMap<String, String> {
+    std::env::var("RUST_LOG")
+        .map(|filter| BTreeMap::from([("RUST_LOG".to_string(), filter)]))
+        .unwrap_or_default()
 }
 
 async fn start_functions(
@@ -343,11 +369,7 @@ async fn start_functions(
     for (name, port) in &functions {
         let binary = binary(options, name)?;
         let env = function_env(name, *port, database_url, event_sink);
-        let mut service = Service::new(*name, Signal::SIGTERM, move || {
-            let mut command = std::process::Command::new(&binary);
-            command.envs(env.clone());
-            command
-        });
+        let mut service = Service::program(*name, Signal::SIGTERM, binary, Vec::new(), env);
         service.start()?;
         services.push(service);
     }
@@ -373,16 +395,14 @@ fn function_env(
     database_url: &str,
     event_sink: &str,
 ) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::from([
+    let mut env = log_env();
+    env.extend([
         ("PORT".to_string(), port.to_string()),
         ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
         ("DATABASE_URL".to_string(), database_url.to_string()),
     ]);
     if EVENT_SENDERS.contains(&name) {
         env.insert("K_SINK".into(), event_sink.to_string());
-    }
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        env.insert("RUST_LOG".into(), filter);
     }
     env
 }
