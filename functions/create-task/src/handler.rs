@@ -1,5 +1,6 @@
 use axum::Extension;
 use axum::extract::State;
+use cloudevents::AttributesReader;
 use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::CreatedTask;
@@ -38,7 +39,7 @@ pub async fn create_task(
     let event = events.cloudevent(&TaskEvent::Created(task.clone()), traceparent.as_deref());
     let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
-    tracing::info!(task_id = task.id, "task created");
+    tracing::info!(task_id = task.id, event_id = event.id(), "task created");
     events
         .publish_committed(state.tasks.pool(), outbox_id, &event)
         .await;

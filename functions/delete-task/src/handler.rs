@@ -1,6 +1,7 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
+use cloudevents::AttributesReader;
 use task_core::extract::{TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState, TaskRepository};
@@ -34,7 +35,7 @@ pub async fn delete_task(
     let event = events.cloudevent(&TaskEvent::Deleted(task.clone()), traceparent.as_deref());
     let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
-    tracing::info!(task_id = task.id, "task deleted");
+    tracing::info!(task_id = task.id, event_id = event.id(), "task deleted");
     events
         .publish_committed(state.tasks.pool(), outbox_id, &event)
         .await;

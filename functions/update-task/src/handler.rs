@@ -1,5 +1,6 @@
 use axum::Extension;
 use axum::extract::State;
+use cloudevents::AttributesReader;
 use task_core::extract::{IfMatch, JsonBody, TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::TaskResponse;
@@ -55,7 +56,12 @@ pub async fn update_task(
     let event = events.cloudevent(&change, traceparent.as_deref());
     let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
-    tracing::info!(task_id = task.id, version = task.version, "task updated");
+    tracing::info!(
+        task_id = task.id,
+        version = task.version,
+        event_id = event.id(),
+        "task updated"
+    );
     events
         .publish_committed(state.tasks.pool(), outbox_id, &event)
         .await;

@@ -139,7 +139,7 @@ async fn forward_lines(name: String, output: impl AsyncRead + Unpin) {
 
 /// Prints one line of the stack's output.
 pub fn log(source: &str, line: &str) {
-    println!("{source:>12} | {line}");
+    println!("{source:>15} | {line}");
 }
 
 fn readable(line: &str) -> String {
@@ -151,10 +151,14 @@ fn readable(line: &str) -> String {
     let (Some(level), Some(message)) = (level, message) else {
         return line.to_string();
     };
-    fields.remove("timestamp");
+    // Keep the time of day: enough to follow one event across services.
+    let time = fields
+        .remove("timestamp")
+        .and_then(|t| t.as_str().and_then(|t| t.get(11..26)).map(String::from))
+        .unwrap_or_default();
     fields.remove("spans");
     let mut text = format!(
-        "{:<5} {}",
+        "{time} {:<5} {}",
         level.as_str().unwrap_or_default(),
         message.as_str().unwrap_or_default()
     );
@@ -173,10 +177,10 @@ mod tests {
 
     #[test]
     fn json_log_lines_are_shown_compactly() {
-        let line = r#"{"timestamp":"2026-11-24T06:00:00Z","level":"INFO","message":"listening","function":"get-task","address":"127.0.0.1:8083"}"#;
+        let line = r#"{"timestamp":"2026-11-24T06:00:00.123456Z","level":"INFO","message":"listening","function":"get-task","address":"127.0.0.1:8083"}"#;
         assert_eq!(
             readable(line),
-            "INFO  listening address=127.0.0.1:8083 function=get-task"
+            "06:00:00.123456 INFO  listening address=127.0.0.1:8083 function=get-task"
         );
         assert_eq!(readable("plain text"), "plain text");
     }
