@@ -11,6 +11,7 @@ use utoipa::OpenApi;
     ),
     paths(
         list_tasks::handler::list_tasks,
+        count_tasks::handler::count_tasks,
         create_task::handler::create_task,
         get_task::handler::get_task,
         update_task::handler::update_task,

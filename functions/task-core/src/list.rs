@@ -35,6 +35,39 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// How many tasks there are of each status (optionally among those matching a
+/// search): the answer of `GET /api/task-counts`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct TaskCounts {
+    pub total: i64,
+    pub pending: i64,
+    pub in_progress: i64,
+    pub complete: i64,
+}
+
+impl TaskCounts {
+    /// The count of one status, or of all when `None`.
+    pub fn of(&self, status: Option<TaskStatus>) -> i64 {
+        match status {
+            None => self.total,
+            Some(TaskStatus::Pending) => self.pending,
+            Some(TaskStatus::InProgress) => self.in_progress,
+            Some(TaskStatus::Complete) => self.complete,
+        }
+    }
+
+    /// Adds `delta` tasks of `status` (negative removes).
+    pub fn add(&mut self, status: TaskStatus, delta: i64) {
+        self.total += delta;
+        match status {
+            TaskStatus::Pending => self.pending += delta,
+            TaskStatus::InProgress => self.in_progress += delta,
+            TaskStatus::Complete => self.complete += delta,
+        }
+    }
+}
+
 /// Which tasks a list returns: newest first, optionally filtered, one page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFilter {
@@ -61,20 +94,7 @@ impl ListQuery {
                 None
             }
         });
-        let search = present(&self.q).and_then(|q| {
-            if q.chars().count() > SEARCH_MAX_CHARS {
-                errors.push(FieldError::new(
-                    "q",
-                    format!("must be at most {SEARCH_MAX_CHARS} characters"),
-                ));
-                None
-            } else if q.contains('\0') {
-                errors.push(FieldError::new("q", "must not contain NUL characters"));
-                None
-            } else {
-                Some(q.to_string())
-            }
-        });
+        let search = check_search(&self.q, &mut errors);
         let limit = match present(&self.limit).map(str::parse::<i64>) {
             None => DEFAULT_LIMIT,
             Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
@@ -118,6 +138,46 @@ impl ListQuery {
     /// This query as a URL query string (without `?`).
     pub fn to_query_string(&self) -> String {
         serde_urlencoded_string(self)
+    }
+}
+
+/// The query string of `GET /api/task-counts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "server", into_params(parameter_in = Query))]
+pub struct CountQuery {
+    /// Count only tasks whose title or description contains this (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(max_length = 255))]
+    pub q: Option<String>,
+}
+
+impl CountQuery {
+    /// The search text, checked like the list's.
+    pub fn validate(&self) -> Result<Option<String>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let search = check_search(&self.q, &mut errors);
+        if errors.is_empty() {
+            Ok(search)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn check_search(q: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let q = present(q)?;
+    if q.chars().count() > SEARCH_MAX_CHARS {
+        errors.push(FieldError::new(
+            "q",
+            format!("must be at most {SEARCH_MAX_CHARS} characters"),
+        ));
+        None
+    } else if q.contains('\0') {
+        errors.push(FieldError::new("q", "must not contain NUL characters"));
+        None
+    } else {
+        Some(q.to_string())
     }
 }
 

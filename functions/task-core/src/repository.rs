@@ -2,7 +2,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::list::TaskFilter;
+use crate::list::{TaskCounts, TaskFilter};
 use crate::task::{NewTask, Task, TaskStatus};
 
 /// Reads and writes tasks. Writes take a connection so that a handler can run
@@ -42,6 +42,27 @@ impl TaskRepository {
         )
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// How many tasks of each status match `search` (all when `None`).
+    pub async fn count_by_status(&self, search: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
+        let pattern = search.map(like_pattern);
+        let rows = sqlx::query!(
+            r#"
+            SELECT status AS "status: TaskStatus", count(*) AS "count!"
+            FROM tasks
+            WHERE ($1::text IS NULL OR title ILIKE $1 ESCAPE '\' OR description ILIKE $1 ESCAPE '\')
+            GROUP BY status
+            "#,
+            pattern,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = TaskCounts::default();
+        for row in rows {
+            counts.add(row.status, row.count);
+        }
+        Ok(counts)
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, sqlx::Error> {

@@ -23,6 +23,7 @@ const fn route(method: &'static str, path: &'static str, function: &'static str)
 /// Every route the public gateway serves.
 pub const ROUTES: &[Route] = &[
     route("GET", "/api/tasks", "list-tasks"),
+    route("GET", "/api/task-counts", "count-tasks"),
     route("POST", "/api/tasks", "create-task"),
     route("GET", "/api/tasks/{id}", "get-task"),
     route("PUT", "/api/tasks/{id}", "update-task"),
@@ -44,6 +45,7 @@ pub const FUNCTIONS: &[&str] = &[
     "task-history",
     "audit",
     "outbox-relay",
+    "count-tasks",
 ];
 
 /// The functions that send task events to `K_SINK` (the broker), which a

@@ -60,7 +60,7 @@ struct Common {
     #[arg(long, env = "BROKER_NAME", global = true)]
     broker: Option<String>,
     /// Where to listen: the ingress (receiver) or the health check (dispatcher).
-    #[arg(long, default_value = "127.0.0.1:8090", global = true)]
+    #[arg(long, default_value = "127.0.0.1:8070", global = true)]
     listen: SocketAddr,
 }
 

@@ -39,7 +39,7 @@ enum Command {
         #[arg(long, env = "KAFKA_PORT", default_value_t = 19092)]
         kafka_port: u16,
         /// The local Knative broker's ingress; its dispatcher takes the next port.
-        #[arg(long, env = "BROKER_PORT", default_value_t = 8090)]
+        #[arg(long, env = "BROKER_PORT", default_value_t = 8070)]
         broker_port: u16,
         /// The Broker, Trigger and KafkaSink manifests the local broker plays.
         #[arg(long, env = "STACK_MANIFESTS", default_value = "knative/base")]

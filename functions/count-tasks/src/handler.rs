@@ -1,0 +1,29 @@
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use task_core::list::{CountQuery, TaskCounts};
+use task_core::problem::Problem;
+use task_core::{ApiError, AppState};
+
+/// How many tasks there are of each status, and in all; with `q`, only among
+/// the tasks a list with that `q` would return.
+#[utoipa::path(
+    get,
+    path = "/api/task-counts",
+    tag = "tasks",
+    params(CountQuery),
+    responses(
+        (status = 200, description = "The counts", body = TaskCounts),
+        (status = 400, description = "Malformed query string", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn count_tasks(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TaskCounts>, ApiError> {
+    let query: CountQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
+    let search = query.validate()?;
+    Ok(Json(state.tasks.count_by_status(search.as_deref()).await?))
+}

@@ -1,0 +1,14 @@
+//! `count-tasks`: `GET /api/task-counts`, the numbers beside the status filter.
+
+pub mod handler;
+
+use axum::Router;
+use axum::routing::get;
+use task_core::AppState;
+
+/// This function's name in the route table, on Knative and in `.local/stack.json`.
+pub const FUNCTION: &str = "count-tasks";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/task-counts", get(handler::count_tasks))
+}
