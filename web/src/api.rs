@@ -1,0 +1,131 @@
+//! The public API, on the same origin.
+
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+use task_core::history::HistoryEntry;
+use task_core::list::TaskCounts;
+use task_core::problem::Problem;
+use task_core::task::{CreateTaskRequest, Task, UpdateTaskRequest};
+
+use crate::view::View;
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiFailure {
+    /// No answer at all: the network or the server is down.
+    Unreachable,
+    /// The API refused, and said why.
+    Refused(Problem),
+    /// An answer that is neither success nor a problem.
+    Unexpected(u16),
+}
+
+impl ApiFailure {
+    /// The server or the network is down, rather than the request wrong.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Unreachable => true,
+            Self::Refused(problem) => problem.status >= 500,
+            Self::Unexpected(status) => *status >= 500,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unreachable => "The server cannot be reached.".into(),
+            Self::Refused(problem) => problem.detail.clone(),
+            Self::Unexpected(status) => format!("The server answered {status}."),
+        }
+    }
+}
+
+/// A request that could not even be built is a bug; it shows as "unexpected".
+type Built = Result<Request, gloo_net::Error>;
+
+async fn send(request: Built) -> Result<Response, ApiFailure> {
+    let request = request.map_err(|_| ApiFailure::Unexpected(0))?;
+    let response = request.send().await.map_err(|_| ApiFailure::Unreachable)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    match response.json::<Problem>().await {
+        Ok(problem) => Err(ApiFailure::Refused(problem)),
+        Err(_) => Err(ApiFailure::Unexpected(status)),
+    }
+}
+
+async fn json<T: DeserializeOwned>(request: Built) -> Result<T, ApiFailure> {
+    let response = send(request).await?;
+    response
+        .json()
+        .await
+        .map_err(|_| ApiFailure::Unexpected(response.status()))
+}
+
+/// One page of `view`; the second value is where the next page starts.
+pub async fn list_tasks(view: &View, cursor: Option<i64>) -> Result<(Vec<Task>, Option<i64>), ApiFailure> {
+    let query = view.list_query(cursor).to_query_string();
+    let response = send(Request::get(&format!("/api/tasks?{query}")).build()).await?;
+    let next = response.headers().get("link").and_then(|link| next_cursor(&link));
+    let tasks = response
+        .json()
+        .await
+        .map_err(|_| ApiFailure::Unexpected(response.status()))?;
+    Ok((tasks, next))
+}
+
+/// The `cursor` of a `Link: </api/tasks?...&cursor=N>; rel="next"` header.
+pub fn next_cursor(link: &str) -> Option<i64> {
+    let url = link.split('>').next()?.trim_start_matches('<');
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "cursor")
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+pub async fn count_tasks(search: &str) -> Result<TaskCounts, ApiFailure> {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", search.trim())
+        .finish();
+    json(Request::get(&format!("/api/task-counts?{query}")).build()).await
+}
+
+pub async fn create_task(request: &CreateTaskRequest) -> Result<Task, ApiFailure> {
+    json(Request::post("/api/tasks").json(request)).await
+}
+
+/// Changes a task if it is still at `version` (412 otherwise).
+pub async fn update_task(id: i64, version: i32, request: &UpdateTaskRequest) -> Result<Task, ApiFailure> {
+    let request = Request::put(&format!("/api/tasks/{id}"))
+        .header("if-match", &format!("\"{version}\""))
+        .json(request);
+    json(request).await
+}
+
+pub async fn delete_task(id: i64) -> Result<(), ApiFailure> {
+    send(Request::delete(&format!("/api/tasks/{id}")).build()).await.map(|_| ())
+}
+
+pub async fn task_history(id: i64) -> Result<Vec<HistoryEntry>, ApiFailure> {
+    json(Request::get(&format!("/api/tasks/{id}/history")).build()).await
+}
+
+/// Whether the API answers at all (used to notice recovery after an outage).
+pub async fn is_up() -> bool {
+    send(Request::get("/health").build()).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_cursor;
+
+    #[test]
+    fn the_next_cursor_comes_from_the_link_header() {
+        assert_eq!(
+            next_cursor("</api/tasks?status=pending&limit=50&cursor=42>; rel=\"next\""),
+            Some(42)
+        );
+        assert_eq!(next_cursor("</api/tasks?limit=50>; rel=\"next\""), None);
+    }
+}
