@@ -30,11 +30,14 @@ missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v cmake >/dev/null || missing+=(cmake)   # librdkafka's build (the local broker)
+[ -x /usr/bin/chromium ] || missing+=(chromium)   # the browser tests
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 ok "PostgreSQL $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1 | cut -d/ -f5)"
 ok "$( (command -v nginx >/dev/null && nginx -v || /usr/sbin/nginx -v) 2>&1 | sed 's/^nginx version: //')"
+ok "$(/usr/bin/chromium --version 2>/dev/null), node $(node --version)"
 
 if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
   say "adding clippy and rustfmt to the Rust toolchain"
@@ -63,3 +66,17 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # The Kafka-protocol broker of the local stack and the tests (in memory: see README).
 cargo_install tansu 0.6.0 tansu --locked --features dynostore
+# The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
+# pins (not --locked: its lockfile wants crates this registry lacks).
+cargo_install trunk 0.21.14 trunk --locked
+cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen
+
+# wasm-opt (binaryen, from npm: Debian's is too old) and Playwright, for web/.
+# Playwright never downloads a browser here: the tests drive Debian's Chromium.
+web=$(cd "$(dirname "$0")/../web" && pwd)
+if [ ! -x "$web/node_modules/.bin/wasm-opt" ] || [ ! -d "$web/node_modules/@playwright/test" ] \
+   || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  say "installing the web app's npm tools (binaryen, Playwright)"
+  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+ok "$("$web/node_modules/.bin/wasm-opt" --version), playwright $(cd "$web" && node -p 'require("@playwright/test/package.json").version')"

@@ -64,10 +64,16 @@ async fn json<T: DeserializeOwned>(request: Built) -> Result<T, ApiFailure> {
 }
 
 /// One page of `view`; the second value is where the next page starts.
-pub async fn list_tasks(view: &View, cursor: Option<i64>) -> Result<(Vec<Task>, Option<i64>), ApiFailure> {
+pub async fn list_tasks(
+    view: &View,
+    cursor: Option<i64>,
+) -> Result<(Vec<Task>, Option<i64>), ApiFailure> {
     let query = view.list_query(cursor).to_query_string();
     let response = send(Request::get(&format!("/api/tasks?{query}")).build()).await?;
-    let next = response.headers().get("link").and_then(|link| next_cursor(&link));
+    let next = response
+        .headers()
+        .get("link")
+        .and_then(|link| next_cursor(&link));
     let tasks = response
         .json()
         .await
@@ -96,7 +102,11 @@ pub async fn create_task(request: &CreateTaskRequest) -> Result<Task, ApiFailure
 }
 
 /// Changes a task if it is still at `version` (412 otherwise).
-pub async fn update_task(id: i64, version: i32, request: &UpdateTaskRequest) -> Result<Task, ApiFailure> {
+pub async fn update_task(
+    id: i64,
+    version: i32,
+    request: &UpdateTaskRequest,
+) -> Result<Task, ApiFailure> {
     let request = Request::put(&format!("/api/tasks/{id}"))
         .header("if-match", &format!("\"{version}\""))
         .json(request);
@@ -104,7 +114,9 @@ pub async fn update_task(id: i64, version: i32, request: &UpdateTaskRequest) -> 
 }
 
 pub async fn delete_task(id: i64) -> Result<(), ApiFailure> {
-    send(Request::delete(&format!("/api/tasks/{id}")).build()).await.map(|_| ())
+    send(Request::delete(&format!("/api/tasks/{id}")).build())
+        .await
+        .map(|_| ())
 }
 
 pub async fn task_history(id: i64) -> Result<Vec<HistoryEntry>, ApiFailure> {

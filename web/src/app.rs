@@ -37,7 +37,9 @@ fn location_query() -> String {
 
 /// Puts `view` in the address bar: a new history entry, or in place.
 fn show_in_url(view: &View, new_entry: bool) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let path = window.location().pathname().unwrap_or_else(|_| "/".into());
     let url = format!("{path}{}", view.to_query());
     if let Ok(history) = window.history() {
@@ -57,7 +59,11 @@ fn report(notices: &UseReducerHandle<Notices>, what: &str, failure: &ApiFailure)
     notices.dispatch(NoticeAction::Say(format!("{what}: {}", failure.message())));
 }
 
-fn refresh_counts(list: &UseReducerHandle<TaskList>, notices: &UseReducerHandle<Notices>, search: String) {
+fn refresh_counts(
+    list: &UseReducerHandle<TaskList>,
+    notices: &UseReducerHandle<Notices>,
+    search: String,
+) {
     let (list, notices) = (list.clone(), notices.clone());
     spawn_local(async move {
         match api::count_tasks(&search).await {
@@ -134,7 +140,9 @@ pub fn App() -> Html {
                     spawn_local(async move {
                         if api::is_up().await {
                             notices.dispatch(NoticeAction::Recovered);
-                            notices.dispatch(NoticeAction::Say("The server is reachable again.".into()));
+                            notices.dispatch(NoticeAction::Say(
+                                "The server is reachable again.".into(),
+                            ));
                             list.dispatch(Action::Reload);
                         }
                     });
@@ -156,7 +164,8 @@ pub fn App() -> Html {
         })
     };
     let on_search = {
-        let (list, typed_search, search_timer) = (list.clone(), typed_search.clone(), search_timer.clone());
+        let (list, typed_search, search_timer) =
+            (list.clone(), typed_search.clone(), search_timer.clone());
         Callback::from(move |text: String| {
             typed_search.set(text.clone());
             let list = list.clone();
@@ -176,7 +185,9 @@ pub fn App() -> Html {
     };
     let on_failure = {
         let notices = notices.clone();
-        Callback::from(move |(what, failure): (String, ApiFailure)| report(&notices, &what, &failure))
+        Callback::from(move |(what, failure): (String, ApiFailure)| {
+            report(&notices, &what, &failure)
+        })
     };
     let on_created = {
         let (list, notices) = (list.clone(), notices.clone());
@@ -190,7 +201,9 @@ pub fn App() -> Html {
         let (list, notices) = (list.clone(), notices.clone());
         Callback::from(move |(shown, request): (Task, UpdateTaskRequest)| {
             // Optimistic: show the change now, take it back if the API refuses.
-            let Ok(patch) = request.clone().validate() else { return };
+            let Ok(patch) = request.clone().validate() else {
+                return;
+            };
             if let Some(changed) = patch.apply_to(&shown) {
                 list.dispatch(Action::Upsert(changed));
             }
@@ -198,7 +211,11 @@ pub fn App() -> Html {
             spawn_local(async move {
                 match api::update_task(shown.id, shown.version, &request).await {
                     Ok(task) => list.dispatch(Action::Upsert(task)),
-                    Err(ApiFailure::Refused(Problem { status: 412, current: Some(current), .. })) => {
+                    Err(ApiFailure::Refused(Problem {
+                        status: 412,
+                        current: Some(current),
+                        ..
+                    })) => {
                         notices.dispatch(NoticeAction::Say(format!(
                             "“{}” was changed elsewhere, so your change was not saved. Showing its current version ({}).",
                             shown.title, current.version
@@ -206,12 +223,19 @@ pub fn App() -> Html {
                         list.dispatch(Action::Upsert(*Box::new(current)));
                     }
                     Err(ApiFailure::Refused(Problem { status: 404, .. })) => {
-                        notices.dispatch(NoticeAction::Say(format!("“{}” no longer exists.", shown.title)));
+                        notices.dispatch(NoticeAction::Say(format!(
+                            "“{}” no longer exists.",
+                            shown.title
+                        )));
                         list.dispatch(Action::Remove(shown.id));
                     }
                     Err(failure) => {
                         list.dispatch(Action::Upsert(shown.clone()));
-                        report(&notices, &format!("“{}” was not changed", shown.title), &failure);
+                        report(
+                            &notices,
+                            &format!("“{}” was not changed", shown.title),
+                            &failure,
+                        );
                     }
                 }
                 refresh_counts(&list, &notices, list.view.search.clone());
@@ -230,7 +254,11 @@ pub fn App() -> Html {
                     }
                     Err(failure) => {
                         list.dispatch(Action::Upsert(task.clone()));
-                        report(&notices, &format!("“{}” was not deleted", task.title), &failure);
+                        report(
+                            &notices,
+                            &format!("“{}” was not deleted", task.title),
+                            &failure,
+                        );
                     }
                 }
                 refresh_counts(&list, &notices, list.view.search.clone());
@@ -269,7 +297,7 @@ pub fn App() -> Html {
                            counts={list.counts} {on_status} {on_search} />
                 <section class="list" aria-label="Tasks" aria-busy={if list.loading { "true" } else { "false" }}>
                     if list.tasks.is_empty() && !list.loading {
-                        <p class="empty">
+                        <p class="empty-state">
                             { if filtered {
                                 "No tasks match this filter or search. Choose “All” or clear the search to see every task."
                             } else {

@@ -108,12 +108,18 @@ mod tests {
             old: json!("pending"),
             new: json!("in_progress"),
         };
-        assert_eq!(describe_change("status", &change), "status: Pending → In progress");
+        assert_eq!(
+            describe_change("status", &change),
+            "status: Pending → In progress"
+        );
         let cleared = FieldChange {
             old: json!("2 litres"),
             new: Value::Null,
         };
-        assert_eq!(describe_change("description", &cleared), "description: “2 litres” → (none)");
+        assert_eq!(
+            describe_change("description", &cleared),
+            "description: “2 litres” → (none)"
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub enum Action {
         next_cursor: Option<i64>,
         append: bool,
     },
-    PageFailed { generation: u64 },
+    PageFailed {
+        generation: u64,
+    },
     CountsLoaded(TaskCounts),
     /// A task as it is now (created, edited, or the server's version).
     Upsert(Task),
@@ -174,7 +176,13 @@ mod tests {
 
     #[test]
     fn a_new_task_goes_to_the_top_and_an_edit_stays_in_place() {
-        let list = loaded(View::default(), vec![task(2, "b", TaskStatus::Pending), task(1, "a", TaskStatus::Pending)]);
+        let list = loaded(
+            View::default(),
+            vec![
+                task(2, "b", TaskStatus::Pending),
+                task(1, "a", TaskStatus::Pending),
+            ],
+        );
         let list = list.apply(Action::Upsert(task(3, "c", TaskStatus::Pending)));
         assert_eq!(ids(&list), [3, 2, 1]);
         let list = list.apply(Action::Upsert(task(2, "b!", TaskStatus::Complete)));
@@ -192,12 +200,22 @@ mod tests {
         let list = list.apply(Action::Upsert(task(1, "a", TaskStatus::Complete)));
         assert!(list.tasks.is_empty());
         let list = list.apply(Action::Upsert(task(5, "new", TaskStatus::Complete)));
-        assert!(list.tasks.is_empty(), "a complete task does not join a pending view");
+        assert!(
+            list.tasks.is_empty(),
+            "a complete task does not join a pending view"
+        );
     }
 
     #[test]
     fn a_rolled_back_delete_returns_to_its_place() {
-        let list = loaded(View::default(), vec![task(3, "c", TaskStatus::Pending), task(2, "b", TaskStatus::Pending), task(1, "a", TaskStatus::Pending)]);
+        let list = loaded(
+            View::default(),
+            vec![
+                task(3, "c", TaskStatus::Pending),
+                task(2, "b", TaskStatus::Pending),
+                task(1, "a", TaskStatus::Pending),
+            ],
+        );
         let removed = list.tasks[1].clone();
         let list = list.apply(Action::Remove(2));
         assert_eq!(ids(&list), [3, 1]);
@@ -226,7 +244,10 @@ mod tests {
         let generation = list.generation;
         let list = list.apply(Action::PageLoaded {
             generation,
-            tasks: vec![task(3, "c", TaskStatus::Pending), task(2, "b", TaskStatus::Pending)],
+            tasks: vec![
+                task(3, "c", TaskStatus::Pending),
+                task(2, "b", TaskStatus::Pending),
+            ],
             next_cursor: Some(2),
             append: true,
         });

@@ -38,7 +38,11 @@ impl View {
             query.append_pair("q", self.search.trim());
         }
         let query = query.finish();
-        if query.is_empty() { query } else { format!("?{query}") }
+        if query.is_empty() {
+            query
+        } else {
+            format!("?{query}")
+        }
     }
 
     /// The API query of one page of this view, after `cursor`.

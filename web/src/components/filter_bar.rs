@@ -20,7 +20,11 @@ pub struct FilterBarProps {
 #[component]
 pub fn FilterBar(props: &FilterBarProps) -> Html {
     let choices: Vec<(Option<TaskStatus>, &str)> = std::iter::once((None, "All"))
-        .chain(TaskStatus::ALL.into_iter().map(|s| (Some(s), status_label(s))))
+        .chain(
+            TaskStatus::ALL
+                .into_iter()
+                .map(|s| (Some(s), status_label(s))),
+        )
         .collect();
     let on_input = {
         let on_search = props.on_search.clone();

@@ -16,7 +16,10 @@ pub struct TaskFormProps {
 }
 
 fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
-    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.as_str())
 }
 
 #[component]
@@ -29,7 +32,9 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
 
     let on_title = {
         let title = title.clone();
-        Callback::from(move |e: InputEvent| title.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+        Callback::from(move |e: InputEvent| {
+            title.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
     };
     let on_description = {
         let description = description.clone();
@@ -38,8 +43,12 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
         })
     };
     let on_submit = {
-        let (title, description, errors, submitting) =
-            (title.clone(), description.clone(), errors.clone(), submitting.clone());
+        let (title, description, errors, submitting) = (
+            title.clone(),
+            description.clone(),
+            errors.clone(),
+            submitting.clone(),
+        );
         let (on_created, on_failure) = (props.on_created.clone(), props.on_failure.clone());
         let title_ref = title_ref.clone();
         Callback::from(move |event: SubmitEvent| {
@@ -65,8 +74,12 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
                 return;
             }
             submitting.set(true);
-            let (title, description, errors, submitting) =
-                (title.clone(), description.clone(), errors.clone(), submitting.clone());
+            let (title, description, errors, submitting) = (
+                title.clone(),
+                description.clone(),
+                errors.clone(),
+                submitting.clone(),
+            );
             let (on_created, on_failure) = (on_created.clone(), on_failure.clone());
             spawn_local(async move {
                 match api::create_task(&request).await {

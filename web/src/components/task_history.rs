@@ -38,7 +38,9 @@ pub fn TaskHistory(props: &TaskHistoryProps) -> Html {
     }
     let body = match &*loaded {
         Loaded::Waiting => html! { <p class="muted">{ "Loading the history…" }</p> },
-        Loaded::Failed(message) => html! { <p class="field-error">{ format!("The history could not be loaded: {message}") }</p> },
+        Loaded::Failed(message) => {
+            html! { <p class="field-error">{ format!("The history could not be loaded: {message}") }</p> }
+        }
         Loaded::Entries(entries) if entries.is_empty() => html! {
             <p class="muted">{ "No recorded changes yet; they appear within a moment." }</p>
         },

@@ -39,19 +39,33 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
     let editor_ref = use_node_ref();
     let title_ref = use_node_ref();
 
+    // Focus follows the editor: into it when it opens, back to the title
+    // when it closes, so keyboard users keep their place.
     {
-        let editor_ref = editor_ref.clone();
+        let (editor_ref, title_ref) = (editor_ref.clone(), title_ref.clone());
+        let was_editing = use_mut_ref(|| false);
         use_effect_with(*editing, move |editing| {
-            if editing.is_some()
-                && let Some(element) = editor_ref.cast::<HtmlElement>()
-            {
+            let target = if editing.is_some() {
+                editor_ref.cast::<HtmlElement>()
+            } else if std::mem::take(&mut *was_editing.borrow_mut()) {
+                title_ref.cast::<HtmlElement>()
+            } else {
+                None
+            };
+            *was_editing.borrow_mut() = editing.is_some();
+            if let Some(element) = target {
                 let _ = element.focus();
             }
         });
     }
 
     let start_edit = |field: Field| {
-        let (editing, draft, error, closing) = (editing.clone(), draft.clone(), error.clone(), closing.clone());
+        let (editing, draft, error, closing) = (
+            editing.clone(),
+            draft.clone(),
+            error.clone(),
+            closing.clone(),
+        );
         let value = match field {
             Field::Title => task.title.clone(),
             Field::Description => task.description.clone().unwrap_or_default(),
@@ -68,7 +82,6 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
     let commit = {
         let (editing, draft, error) = (editing.clone(), draft.clone(), error.clone());
         let (task, on_update) = (task.clone(), props.on_update.clone());
-        let title_ref = title_ref.clone();
         move || {
             let Some(field) = *editing else { return };
             let request = match field {
@@ -77,7 +90,11 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
                     ..Default::default()
                 },
                 Field::Description => UpdateTaskRequest {
-                    description: if draft.is_empty() { Patch::Null } else { Patch::Value((*draft).clone()) },
+                    description: if draft.is_empty() {
+                        Patch::Null
+                    } else {
+                        Patch::Value((*draft).clone())
+                    },
                     ..Default::default()
                 },
             };
@@ -85,7 +102,9 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
                 Err(errors) => {
                     let message = errors
                         .iter()
-                        .map(|FieldError { field, message }| format!("{} {message}.", capitalized(field)))
+                        .map(|FieldError { field, message }| {
+                            format!("{} {message}.", capitalized(field))
+                        })
                         .collect::<Vec<_>>()
                         .join(" ");
                     error.set(Some(message));
@@ -96,9 +115,6 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
                     }
                     error.set(None);
                     editing.set(None);
-                    if let Some(title) = title_ref.cast::<HtmlElement>() {
-                        let _ = title.focus();
-                    }
                 }
             }
         }
@@ -107,7 +123,6 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
     let on_keydown = {
         let (editing, error, closing) = (editing.clone(), error.clone(), closing.clone());
         let commit = commit.clone();
-        let title_ref = title_ref.clone();
         Callback::from(move |event: KeyboardEvent| match event.key().as_str() {
             "Enter" if !event.shift_key() => {
                 event.prevent_default();
@@ -119,9 +134,6 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
                 *closing.borrow_mut() = true;
                 error.set(None);
                 editing.set(None);
-                if let Some(title) = title_ref.cast::<HtmlElement>() {
-                    let _ = title.focus();
-                }
             }
             _ => {}
         })
@@ -139,11 +151,12 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
         let draft = draft.clone();
         Callback::from(move |event: InputEvent| {
             let target = event.target_unchecked_into::<web_sys::EventTarget>();
-            let value = if let Some(input) = wasm_bindgen::JsCast::dyn_ref::<HtmlInputElement>(&target) {
-                input.value()
-            } else {
-                wasm_bindgen::JsCast::unchecked_into::<HtmlTextAreaElement>(target).value()
-            };
+            let value =
+                if let Some(input) = wasm_bindgen::JsCast::dyn_ref::<HtmlInputElement>(&target) {
+                    input.value()
+                } else {
+                    wasm_bindgen::JsCast::unchecked_into::<HtmlTextAreaElement>(target).value()
+                };
             draft.set(value);
         })
     };
@@ -173,7 +186,7 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
     let title = if *editing == Some(Field::Title) {
         html! {
             <input ref={editor_ref.clone()} class="edit-title" aria-label="Title" value={(*draft).clone()}
-                   oninput={on_draft.clone()} onkeydown={on_keydown.clone()} onblur={on_blur.clone()}
+                   oninput={on_draft.clone()} onkeydown={on_keydown.clone()} onfocusout={on_blur.clone()}
                    maxlength="255" aria-invalid={if error.is_some() { "true" } else { "false" }} />
         }
     } else {
@@ -187,7 +200,7 @@ pub fn TaskItem(props: &TaskItemProps) -> Html {
     let description = if *editing == Some(Field::Description) {
         html! {
             <textarea ref={editor_ref.clone()} class="edit-description" aria-label="Description"
-                      value={(*draft).clone()} oninput={on_draft} onkeydown={on_keydown} onblur={on_blur}
+                      value={(*draft).clone()} oninput={on_draft} onkeydown={on_keydown} onfocusout={on_blur}
                       rows="3" aria-invalid={if error.is_some() { "true" } else { "false" }} />
         }
     } else {
