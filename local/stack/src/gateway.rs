@@ -34,6 +34,40 @@ pub struct GatewayConfig {
     pub foreground: bool,
 }
 
+/// Where the edge router listens in its container (Knative's default `$PORT`).
+pub const KNATIVE_PORT: u16 = 8080;
+/// The edge router's own readiness path (answered by nginx, never routed).
+pub const READY_PATH: &str = "/_edge/ready";
+
+impl GatewayConfig {
+    /// The edge router on Knative: every function by its cluster-local name
+    /// in `namespace` (the Host header Knative routes by), the SPA baked into
+    /// the image, and temporary files in /tmp (the root filesystem is read-only).
+    pub fn knative(namespace: &str) -> Self {
+        let upstreams = task_core::routes::FUNCTIONS
+            .iter()
+            .filter(|function| ROUTES.iter().any(|route| route.function == **function))
+            .map(|function| {
+                let host = format!("{function}.{namespace}.svc.cluster.local");
+                (
+                    function.to_string(),
+                    Upstream {
+                        address: format!("{host}:80"),
+                        host_header: Some(host),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            listen: format!("0.0.0.0:{KNATIVE_PORT}"),
+            upstreams,
+            web_root: "/usr/share/task-app/web".into(),
+            runtime_dir: "/tmp".into(),
+            foreground: true,
+        }
+    }
+}
+
 /// A problem+json body nginx answers itself (no user input inside).
 fn problem(status: u16, title: &str, slug: &str, detail: &str) -> String {
     format!(
@@ -71,7 +105,7 @@ impl GatewayConfig {
         let _ = writeln!(
             conf,
             "# Generated from the route table (functions/task-core/src/routes.rs) by\n\
-             # `stack gateway-config`. Do not edit: change the route table instead.\n"
+             # local/stack/src/gateway.rs. Do not edit: change the route table instead.\n"
         );
         if self.foreground {
             conf.push_str("daemon off;\n");
@@ -157,6 +191,10 @@ impl GatewayConfig {
             "    server {{\n\
              \x20       listen {listen};\n\
              \x20       root {root};\n\n\
+             \x20       location = {READY_PATH} {{\n\
+             \x20           access_log off;\n\
+             \x20           return 204;\n\
+             \x20       }}\n\n\
              \x20       location / {{\n\
              \x20           try_files $uri $uri/ /index.html;\n\
              \x20       }}\n\n",

@@ -1,6 +1,7 @@
 //! The local stack: what `task up` runs, and the parts the tests reuse.
 
 pub mod gateway;
+pub mod images;
 pub mod kafka;
 pub mod lock;
 pub mod postgres;

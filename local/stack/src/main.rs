@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use local_stack::gateway::GatewayConfig;
 use local_stack::lock::StackLock;
 use local_stack::service::log;
 use local_stack::supervisor::{StackExit, StackOptions, up};
@@ -56,6 +57,15 @@ enum Command {
     },
     /// Stop a stack running in the background from the same state directory.
     Down,
+    /// Print the name of every image the build produces, one per line.
+    Images,
+    /// Print the Knative edge router's nginx.conf, generated from the route
+    /// table (`task knative:generate` writes it to knative/base/edge-router/).
+    KnativeGatewayConfig {
+        /// The namespace the functions run in.
+        #[arg(long, default_value = "task-app")]
+        namespace: String,
+    },
 }
 
 /// Exit codes: 0 stopped cleanly, 1 failed, 3 already running, 4 a process
@@ -104,6 +114,16 @@ async fn main() -> ExitCode {
             }
         }
         Command::Down => down(&cli.state_dir).await,
+        Command::Images => {
+            for image in local_stack::images::built_images() {
+                println!("{image}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::KnativeGatewayConfig { namespace } => {
+            print!("{}", GatewayConfig::knative(&namespace).render());
+            ExitCode::SUCCESS
+        }
     }
 }
 
