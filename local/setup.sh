@@ -27,11 +27,23 @@ apt_install() {
 
 # Debian packages: what provides each command we need.
 missing=()
+if [ "${1:-}" = --images ]; then
+  # Only for `task images` and the kind recipe.
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v musl-gcc >/dev/null || missing+=(musl-tools)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  rustup target list --installed | grep -qx x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
+  ok "$(buildah --version), musl target"
+  exit 0
+fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v cmake >/dev/null || missing+=(cmake)   # librdkafka's build (the local broker)
 [ -x /usr/bin/chromium ] || missing+=(chromium)   # the browser tests
 command -v npm >/dev/null || missing+=(nodejs npm)
+# kubectl renders the Knative manifests (kustomize); Debian's is old but
+# renders them. Machines of this project's kind ship a current one.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
@@ -80,3 +92,17 @@ if [ ! -x "$web/node_modules/.bin/wasm-opt" ] || [ ! -d "$web/node_modules/@play
   (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 ok "$("$web/node_modules/.bin/wasm-opt" --version), playwright $(cd "$web" && node -p 'require("@playwright/test/package.json").version')"
+
+# The manifest and workflow checks: schemas from npm and PyPI.
+root=$(cd "$(dirname "$0")/.." && pwd)
+for dir in knative/check .github/check; do
+  if [ ! -d "$root/$dir/node_modules" ] || [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules/.package-lock.json" ]; then
+    say "installing the npm tools of $dir"
+    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+if ! python3 -m pip show kubernetes-validate 2>/dev/null | grep -q '^Version: 1.31.0$'; then
+  say "installing kubernetes-validate (PyPI)"
+  python3 -m pip install --quiet kubernetes-validate==1.31.0
+fi
+ok "kubectl $(kubectl version --client 2>/dev/null | head -1 | sed 's/Client Version: //'), kubernetes-validate 1.31.0"

@@ -315,7 +315,6 @@ impl TriggerDispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifests::KReference;
 
     #[test]
     fn knative_retries_these_statuses_only() {
@@ -333,13 +332,11 @@ mod tests {
             services: BTreeMap::from([("audit".into(), "http://127.0.0.1:8088/".into())]),
             kafka_sinks: BTreeMap::from([("dls".into(), "dead-letters".into())]),
         };
-        let reference = |kind: &str, name: &str| Destination {
-            reference: Some(KReference {
-                api_version: "v1".into(),
-                kind: kind.into(),
-                name: name.into(),
-            }),
-            uri: None,
+        let reference = |kind: &str, name: &str| -> Destination {
+            serde_norway::from_str(&format!(
+                "ref: {{apiVersion: v1, kind: {kind}, name: {name}}}"
+            ))
+            .unwrap()
         };
         assert_eq!(
             resolver.resolve(&reference("Service", "audit")),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 /// One `filters` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Filter {
     #[serde(default)]
     pub exact: BTreeMap<String, String>,
@@ -22,6 +23,9 @@ pub struct Filter {
     pub any: Vec<Filter>,
     #[serde(default)]
     pub not: Option<Box<Filter>>,
+    /// CESQL expressions are not evaluated locally; a Trigger using one fails to load.
+    #[serde(default)]
+    pub cesql: Option<String>,
     /// Legacy `filter.attributes`: exact, where an empty value matches anything.
     #[serde(skip)]
     legacy: BTreeMap<String, String>,
@@ -33,6 +37,13 @@ impl Filter {
             legacy: attributes,
             ..Self::default()
         }
+    }
+
+    /// Whether this filter, or one inside it, is a CESQL expression.
+    pub fn uses_cesql(&self) -> bool {
+        self.cesql.is_some()
+            || self.all.iter().chain(&self.any).any(Filter::uses_cesql)
+            || self.not.as_ref().is_some_and(|f| f.uses_cesql())
     }
 
     pub fn matches(&self, event: &Event) -> bool {
@@ -118,6 +129,12 @@ mod tests {
         assert!(!filter.matches(&event("c")));
         assert!(parse("not: {exact: {type: a}}").matches(&event("b")));
         assert!(!parse("all: [{prefix: {type: t}}, {suffix: {type: x}}]").matches(&event("ty")));
+    }
+
+    #[test]
+    fn unknown_filter_dialects_are_refused() {
+        assert!(serde_norway::from_str::<Filter>("prefixes: {type: a}").is_err());
+        assert!(parse("any: [{cesql: \"type = 'a'\"}]").uses_cesql());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::filter::Filter;
 
@@ -45,34 +46,52 @@ pub struct Metadata {
     pub annotations: BTreeMap<String, String>,
 }
 
+// The specs below refuse fields Knative does not define (a typo such as
+// `retries` would otherwise be silently ignored, here and on the cluster's
+// side until the webhook refuses it). Fields the local broker does not use
+// are still named, so valid manifests load.
+
 /// A reference to an addressable object, or a URI (a Knative Destination).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Destination {
     #[serde(rename = "ref")]
     pub reference: Option<KReference>,
     pub uri: Option<String>,
+    #[serde(rename = "CACerts", default)]
+    _ca_certs: Option<IgnoredAny>,
+    #[serde(rename = "audience", default)]
+    _audience: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KReference {
     pub api_version: String,
     pub kind: String,
     pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// Knative's `delivery` spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliverySpec {
     pub retry: Option<u32>,
     pub backoff_policy: Option<String>,
     pub backoff_delay: Option<String>,
     pub dead_letter_sink: Option<Destination>,
+    #[serde(rename = "timeout", default)]
+    _timeout: Option<IgnoredAny>,
+    #[serde(rename = "retryAfterMax", default)]
+    _retry_after_max: Option<IgnoredAny>,
+    #[serde(rename = "format", default)]
+    _format: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TriggerSpec {
     broker: String,
     #[serde(default)]
@@ -85,20 +104,35 @@ struct TriggerSpec {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LegacyFilter {
     #[serde(default)]
     attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct BrokerSpec {
     #[serde(default)]
     delivery: Option<DeliverySpec>,
+    #[serde(rename = "config", default)]
+    _config: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct KafkaSinkSpec {
     topic: String,
+    #[serde(rename = "bootstrapServers", default)]
+    _bootstrap_servers: Option<IgnoredAny>,
+    #[serde(rename = "contentMode", default)]
+    _content_mode: Option<IgnoredAny>,
+    #[serde(rename = "numPartitions", default)]
+    _num_partitions: Option<IgnoredAny>,
+    #[serde(rename = "replicationFactor", default)]
+    _replication_factor: Option<IgnoredAny>,
+    #[serde(rename = "auth", default)]
+    _auth: Option<IgnoredAny>,
 }
 
 /// How a Trigger retries.
@@ -231,6 +265,11 @@ impl Manifests {
                 filters.push(Filter::legacy(legacy.attributes));
             }
             let invalid = |what: String| ManifestError::Invalid(format!("Trigger {name}: {what}"));
+            if filters.iter().any(Filter::uses_cesql) {
+                return Err(invalid(
+                    "CESQL filters are not supported by the local broker".into(),
+                ));
+            }
             let backoff_policy = match delivery.backoff_policy.as_deref() {
                 None | Some("exponential") => BackoffPolicy::Exponential,
                 Some("linear") => BackoffPolicy::Linear,
@@ -355,6 +394,20 @@ mod tests {
                 Duration::from_millis(800)
             ]
         );
+    }
+
+    #[test]
+    fn fields_knative_does_not_define_are_refused() {
+        let dir = std::env::temp_dir().join(format!("manifests-typo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("t.yaml"),
+            "kind: Trigger\nmetadata: {name: t}\nspec:\n  broker: b\n  subscriber: {uri: 'http://x/'}\n  delivery: {retries: 3}\n",
+        )
+        .unwrap();
+        let result = Manifests::load(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(result.unwrap_err().to_string().contains("retries"));
     }
 
     #[test]

@@ -86,10 +86,17 @@ fn every_overlay_renders_and_keeps_the_promises() {
 
         // Every function has a Knative Service, and so does the edge router.
         for function in FUNCTIONS.iter().chain(&["edge-router"]) {
-            assert!(names.contains(function), "{context}: no Knative Service {function}");
+            assert!(
+                names.contains(function),
+                "{context}: no Knative Service {function}"
+            );
         }
         for route in ROUTES {
-            assert!(names.contains(route.function), "{context}: {} is routed but not deployed", route.function);
+            assert!(
+                names.contains(route.function),
+                "{context}: {} is routed but not deployed",
+                route.function
+            );
         }
 
         for service in &services {
@@ -100,32 +107,71 @@ fn every_overlay_renders_and_keeps_the_promises() {
                 Some("0"),
                 "{context}: {service_name} must scale to zero"
             );
-            assert!(annotations["autoscaling.knative.dev/max-scale"].is_string(), "{context}: {service_name} max-scale");
-            assert!(annotations["autoscaling.knative.dev/target"].is_string(), "{context}: {service_name} target");
+            assert!(
+                annotations["autoscaling.knative.dev/max-scale"].is_string(),
+                "{context}: {service_name} max-scale"
+            );
+            assert!(
+                annotations["autoscaling.knative.dev/target"].is_string(),
+                "{context}: {service_name} target"
+            );
             let container = container(service);
             for probe in ["readinessProbe", "livenessProbe"] {
-                assert!(container[probe]["httpGet"]["path"].is_string(), "{context}: {service_name} {probe}");
+                assert!(
+                    container[probe]["httpGet"]["path"].is_string(),
+                    "{context}: {service_name} {probe}"
+                );
             }
             for limit in ["cpu", "memory"] {
-                assert!(container["resources"]["requests"][limit].is_string(), "{context}: {service_name} request {limit}");
-                assert!(container["resources"]["limits"][limit].is_string(), "{context}: {service_name} limit {limit}");
+                assert!(
+                    container["resources"]["requests"][limit].is_string(),
+                    "{context}: {service_name} request {limit}"
+                );
+                assert!(
+                    container["resources"]["limits"][limit].is_string(),
+                    "{context}: {service_name} limit {limit}"
+                );
             }
             let security = &container["securityContext"];
-            assert_eq!(security["runAsNonRoot"].as_bool(), Some(true), "{context}: {service_name} non-root");
-            assert_eq!(security["readOnlyRootFilesystem"].as_bool(), Some(true), "{context}: {service_name} read-only root");
+            assert_eq!(
+                security["runAsNonRoot"].as_bool(),
+                Some(true),
+                "{context}: {service_name} non-root"
+            );
+            assert_eq!(
+                security["readOnlyRootFilesystem"].as_bool(),
+                Some(true),
+                "{context}: {service_name} read-only root"
+            );
 
             // Only the edge router is public.
             let visibility = label(service, "networking.knative.dev/visibility");
             if service_name == "edge-router" {
-                assert_eq!(visibility, None, "{context}: the edge router must be public");
+                assert_eq!(
+                    visibility, None,
+                    "{context}: the edge router must be public"
+                );
             } else {
-                assert_eq!(visibility, Some("cluster-local"), "{context}: {service_name} must be cluster-local");
-                assert_eq!(container["readinessProbe"]["httpGet"]["path"].as_str(), Some("/health"));
+                assert_eq!(
+                    visibility,
+                    Some("cluster-local"),
+                    "{context}: {service_name} must be cluster-local"
+                );
+                assert_eq!(
+                    container["readinessProbe"]["httpGet"]["path"].as_str(),
+                    Some("/health")
+                );
                 let database = container["env"]
                     .as_sequence()
-                    .and_then(|env| env.iter().find(|e| e["name"].as_str() == Some("DATABASE_URL")))
+                    .and_then(|env| {
+                        env.iter()
+                            .find(|e| e["name"].as_str() == Some("DATABASE_URL"))
+                    })
                     .unwrap_or_else(|| panic!("{context}: {service_name} has no DATABASE_URL"));
-                assert!(database["valueFrom"]["secretKeyRef"]["name"].is_string(), "{context}: {service_name} DATABASE_URL from a Secret");
+                assert!(
+                    database["valueFrom"]["secretKeyRef"]["name"].is_string(),
+                    "{context}: {service_name} DATABASE_URL from a Secret"
+                );
             }
             // The SinkBinding gives K_SINK to exactly the event senders.
             assert_eq!(
@@ -137,7 +183,10 @@ fn every_overlay_renders_and_keeps_the_promises() {
 
         // Every image is one the build produces.
         let built: Vec<&str> = built_images();
-        let mut images: Vec<&str> = services.iter().filter_map(|s| container(s)["image"].as_str()).collect();
+        let mut images: Vec<&str> = services
+            .iter()
+            .filter_map(|s| container(s)["image"].as_str())
+            .collect();
         for job in of_kind(&documents, "Job") {
             images.extend(
                 job["spec"]["template"]["spec"]["containers"]
@@ -153,18 +202,37 @@ fn every_overlay_renders_and_keeps_the_promises() {
                 .next()
                 .and_then(|path| path.rsplit('/').next())
                 .unwrap_or_default();
-            assert!(image.contains("task-app/"), "{context}: {image} is not a task-app image");
-            assert!(built.contains(&short), "{context}: {image} is not an image the build produces");
+            assert!(
+                image.contains("task-app/"),
+                "{context}: {image} is not a task-app image"
+            );
+            assert!(
+                built.contains(&short),
+                "{context}: {image} is not an image the build produces"
+            );
         }
 
         // Eventing: every event type reaches the audit function, in order.
         let sink_binding = &of_kind(&documents, "SinkBinding")[0];
-        assert_eq!(str_at(sink_binding, &["spec", "sink", "ref", "kind"]), Some("Broker"));
+        assert_eq!(
+            str_at(sink_binding, &["spec", "sink", "ref", "kind"]),
+            Some("Broker")
+        );
         let ping = &of_kind(&documents, "PingSource")[0];
-        assert_eq!(str_at(ping, &["spec", "sink", "ref", "name"]), Some(OUTBOX_RELAY));
+        assert_eq!(
+            str_at(ping, &["spec", "sink", "ref", "name"]),
+            Some(OUTBOX_RELAY)
+        );
         let broker = &of_kind(&documents, "Broker")[0];
         assert_eq!(
-            str_at(broker, &["metadata", "annotations", "eventing.knative.dev/broker.class"]),
+            str_at(
+                broker,
+                &[
+                    "metadata",
+                    "annotations",
+                    "eventing.knative.dev/broker.class"
+                ]
+            ),
             Some("Kafka")
         );
         check_triggers(&documents, &context);
@@ -174,7 +242,11 @@ fn every_overlay_renders_and_keeps_the_promises() {
 /// Every event type has an ordered Trigger with retries and a dead-letter sink
 /// that delivers it to the audit function.
 fn check_triggers(documents: &[Value], context: &str) {
-    let dir = std::env::temp_dir().join(format!("rendered-{}-{}", std::process::id(), context.replace(' ', "-")));
+    let dir = std::env::temp_dir().join(format!(
+        "rendered-{}-{}",
+        std::process::id(),
+        context.replace(' ', "-")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let text: String = documents
         .iter()
@@ -197,19 +269,31 @@ fn check_triggers(documents: &[Value], context: &str) {
             .iter()
             .find(|t| {
                 matches_all(&t.filters, &event)
-                    && t.subscriber.reference.as_ref().map(|r| r.name.as_str()) == Some(EVENT_SUBSCRIBER)
+                    && t.subscriber.reference.as_ref().map(|r| r.name.as_str())
+                        == Some(EVENT_SUBSCRIBER)
             })
-            .unwrap_or_else(|| panic!("{context}: no Trigger delivers {event_type} to {EVENT_SUBSCRIBER}"));
-        assert!(trigger.ordered, "{context}: {} must keep per-task order", trigger.name);
+            .unwrap_or_else(|| {
+                panic!("{context}: no Trigger delivers {event_type} to {EVENT_SUBSCRIBER}")
+            });
+        assert!(
+            trigger.ordered,
+            "{context}: {} must keep per-task order",
+            trigger.name
+        );
         assert!(trigger.retry > 0, "{context}: {} must retry", trigger.name);
-        assert!(trigger.dead_letter_sink.is_some(), "{context}: {} needs a dead-letter sink", trigger.name);
+        assert!(
+            trigger.dead_letter_sink.is_some(),
+            "{context}: {} needs a dead-letter sink",
+            trigger.name
+        );
     }
 }
 
 /// The committed edge router config is what the route table generates.
 #[test]
 fn the_edge_router_config_is_generated_from_the_route_table() {
-    let committed = std::fs::read_to_string(knative_dir().join("base/edge-router/nginx.conf")).unwrap();
+    let committed =
+        std::fs::read_to_string(knative_dir().join("base/edge-router/nginx.conf")).unwrap();
     assert!(
         committed == GatewayConfig::knative(NAMESPACE).render(),
         "knative/base/edge-router/nginx.conf is stale: run `task knative:generate`"
