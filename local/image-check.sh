@@ -17,7 +17,9 @@ as_pg "$bin/initdb" -D "$data/pg" -U postgres --auth=trust >/dev/null
 as_pg "$bin/pg_ctl" -D "$data/pg" -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=" -l "$data/pg.log" -w start >/dev/null
 fn=""
 cleanup() {
-  [ -n "$fn" ] && kill "$fn" 2>/dev/null || true
+  # buildah does not pass signals on to the process it runs: end the group.
+  [ -n "$fn" ] && kill -TERM -- "-$fn" 2>/dev/null || true
+  [ -n "$fn" ] && wait "$fn" 2>/dev/null || true
   for c in $(bah containers --format '{{.ContainerID}}' --filter "name=image-check"); do bah rm "$c" >/dev/null; done
   as_pg "$bin/pg_ctl" -D "$data/pg" -m immediate stop >/dev/null || true
   rm -rf "$data"
@@ -34,14 +36,18 @@ run() { # image env... -- runs the image's entrypoint
 }
 run "$migrate_image" --env DATABASE_URL="$url"
 port=$(free_port)
-run "$function_image" --env DATABASE_URL="$url" --env PORT="$port" --env BIND_ADDRESS=127.0.0.1 &
+export -f run bah
+# buildah's own complaints about the stop at the end go to a file, shown on failure.
+setsid bash -c 'run "$@"' _ "$function_image" --env DATABASE_URL="$url" --env PORT="$port" \
+  --env BIND_ADDRESS=127.0.0.1 2> "$data/run.log" &
 fn=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   if answer=$(curl -sf "http://127.0.0.1:$port/health"); then
     echo "    /health answered: $answer"
     exit 0
   fi
   sleep 0.1
 done
-echo "no answer from /health of $function_image" >&2
+echo "no answer from /health of $function_image:" >&2
+cat "$data/run.log" >&2
 exit 1

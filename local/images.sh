@@ -61,6 +61,10 @@ bah commit --quiet --rm "$ctr" "$prefix/edge-router:$tag" >/dev/null
 
 say "checking $prefix/health:$tag: run its binary, ask /health"
 bash local/image-check.sh "$prefix/health:$tag" "$prefix/migrate:$tag"
+say "checking $prefix/edge-router:$tag: its nginx loads its libraries"
+ctr=$(bah from "$prefix/edge-router:$tag")
+bah run --isolation chroot "$ctr" -- /usr/sbin/nginx -v
+bah rm "$ctr" >/dev/null
 
 say "image sizes"
 bah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -F "$prefix/" | sort | column -t
