@@ -32,7 +32,7 @@ if [ "${1:-}" = --images ]; then
   command -v buildah >/dev/null || missing+=(buildah)
   command -v musl-gcc >/dev/null || missing+=(musl-tools)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-  rustup target list --installed | grep -qx x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
+  rustup target list --installed | grep -x x86_64-unknown-linux-musl >/dev/null || rustup target add x86_64-unknown-linux-musl
   ok "$(buildah --version), musl target"
   exit 0
 fi
@@ -55,7 +55,7 @@ if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 
   say "adding clippy and rustfmt to the Rust toolchain"
   rustup component add clippy rustfmt
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
   say "adding the wasm32-unknown-unknown target (the web app)"
   rustup target add wasm32-unknown-unknown
 fi
@@ -65,7 +65,7 @@ ok "$(cargo --version), targets: $(rustup target list --installed | tr '\n' ' ')
 # builds without LTO: these are development tools, and it halves the build.
 cargo_install() { # name version command-to-check [cargo install args...]
   local name=$1 version=$2 check=$3; shift 3
-  if "$check" --version 2>/dev/null | grep -qF "$version"; then
+  if "$check" --version 2>/dev/null | grep -F "$version" >/dev/null; then
     ok "$name $version"
     return
   fi
@@ -101,7 +101,7 @@ for dir in knative/check .github/check; do
     (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
-if ! python3 -m pip show kubernetes-validate 2>/dev/null | grep -q '^Version: 1.31.0$'; then
+if [ "$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" != 1.31.0 ]; then
   say "installing kubernetes-validate (PyPI)"
   python3 -m pip install --quiet kubernetes-validate==1.31.0
 fi
