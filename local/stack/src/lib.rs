@@ -1,8 +1,10 @@
 //! The local stack: what `task up` runs, and the parts the tests reuse.
 
+pub mod admin;
 pub mod gateway;
 pub mod images;
 pub mod kafka;
+pub mod launch;
 pub mod lock;
 pub mod postgres;
 pub mod process;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use local_stack::gateway::GatewayConfig;
 use local_stack::lock::StackLock;
-use local_stack::service::log;
+use local_stack::service::{ServiceStatus, log};
+use local_stack::stack_file::StackFile;
 use local_stack::supervisor::{StackExit, StackOptions, up};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -57,6 +58,11 @@ enum Command {
     },
     /// Stop a stack running in the background from the same state directory.
     Down,
+    /// Show every service of the running stack: pid, held, crash restarts.
+    Status,
+    /// Act on one service of the running stack: stop, kill, start, restart,
+    /// pause (SIGSTOP) or resume (SIGCONT).
+    Service { name: String, action: String },
     /// Print the name of every image the build produces, one per line.
     Images,
     /// Print the Knative edge router's nginx.conf, generated from the route
@@ -114,6 +120,8 @@ async fn main() -> ExitCode {
             }
         }
         Command::Down => down(&cli.state_dir).await,
+        Command::Status => admin(&cli.state_dir, None).await,
+        Command::Service { name, action } => admin(&cli.state_dir, Some((name, action))).await,
         Command::Images => {
             for image in local_stack::images::built_images() {
                 println!("{image}");
@@ -123,6 +131,69 @@ async fn main() -> ExitCode {
         Command::KnativeGatewayConfig { namespace } => {
             print!("{}", GatewayConfig::knative(&namespace).render());
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Calls the running stack's control API.
+async fn admin(state_dir: &std::path::Path, act: Option<(String, String)>) -> ExitCode {
+    let Ok(stack) = StackFile::read(state_dir) else {
+        log(
+            "stack",
+            &format!("no stack is running from {}", state_dir.display()),
+        );
+        return ExitCode::FAILURE;
+    };
+    let client = reqwest::Client::new();
+    let response = match &act {
+        None => {
+            client
+                .get(format!("{}/services", stack.admin_url))
+                .send()
+                .await
+        }
+        Some((name, action)) => {
+            client
+                .post(format!("{}/services/{name}/{action}", stack.admin_url))
+                .send()
+                .await
+        }
+    };
+    match response {
+        Ok(response) if response.status().is_success() => {
+            let text = response.text().await.unwrap_or_default();
+            match serde_json::from_str::<Vec<ServiceStatus>>(&text) {
+                Ok(services) => {
+                    println!(
+                        "{:<16} {:>8}  {:<8} crash restarts",
+                        "service", "pid", "state"
+                    );
+                    for s in services {
+                        let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                        let state = if s.held {
+                            "stopped"
+                        } else if s.pid.is_some() {
+                            "running"
+                        } else {
+                            "exited"
+                        };
+                        println!("{:<16} {pid:>8}  {state:<8} {}", s.name, s.crash_restarts);
+                    }
+                }
+                Err(_) => log("stack", &text),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            log(
+                "stack",
+                &format!("error: {}", response.text().await.unwrap_or_default()),
+            );
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            log("stack", &format!("error: the stack does not answer: {err}"));
+            ExitCode::FAILURE
         }
     }
 }

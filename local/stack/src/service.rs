@@ -27,6 +27,22 @@ pub struct Service {
     stop_signal: Signal,
     child: Option<Child>,
     restarts: VecDeque<Instant>,
+    /// Restarts after unexpected exits, since the stack started.
+    crash_restarts: u32,
+    /// Stopped on request: not restarted until started again.
+    held: bool,
+}
+
+/// What `stack status` shows of a service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub pid: Option<u32>,
+    /// Stopped on request.
+    pub held: bool,
+    /// Restarts after unexpected exits (a process that had to be restarted
+    /// did not recover by itself).
+    pub crash_restarts: u32,
 }
 
 impl Service {
@@ -41,7 +57,55 @@ impl Service {
             stop_signal,
             child: None,
             restarts: VecDeque::new(),
+            crash_restarts: 0,
+            held: false,
         }
+    }
+
+    pub fn status(&self) -> ServiceStatus {
+        ServiceStatus {
+            name: self.name.clone(),
+            pid: self.child.as_ref().and_then(Child::id),
+            held: self.held,
+            crash_restarts: self.crash_restarts,
+        }
+    }
+
+    /// Stopped on request (and so not to be restarted).
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Stops it on request (with its stop signal, or SIGKILL) and keeps it
+    /// stopped until [`Service::release`].
+    pub async fn hold(&mut self, kill_now: bool, grace: Duration) {
+        self.held = true;
+        if kill_now {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill().await;
+            }
+        } else {
+            self.stop(grace).await;
+        }
+    }
+
+    /// Starts a held service again.
+    pub fn release(&mut self) -> std::io::Result<()> {
+        self.held = false;
+        if self.child.is_none() {
+            self.start()?;
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the process (e.g. SIGSTOP to make it unavailable).
+    pub fn signal(&self, signal: Signal) -> std::io::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .ok_or_else(|| std::io::Error::other(format!("{} is not running", self.name)))?;
+        kill(Pid::from_raw(pid as i32), signal).map_err(std::io::Error::from)
     }
 
     /// A service running `program` with `args` and `env` added to ours.
@@ -106,6 +170,7 @@ impl Service {
         if self.restarts.len() > MAX_RESTARTS {
             return Ok(false);
         }
+        self.crash_restarts += 1;
         self.start()?;
         Ok(true)
     }

@@ -19,9 +19,24 @@ pub struct StackFile {
     pub functions: BTreeMap<String, String>,
     /// The supervisor's process id.
     pub pid: u32,
+    /// The supervisor's control API (`stack status`, `stack service`).
+    pub admin_url: String,
 }
 
 impl StackFile {
+    /// An empty stack file, until the real one is read.
+    pub fn placeholder() -> Self {
+        Self {
+            gateway_url: String::new(),
+            database_url: String::new(),
+            broker_url: String::new(),
+            kafka_bootstrap: String::new(),
+            functions: BTreeMap::new(),
+            pid: 0,
+            admin_url: String::new(),
+        }
+    }
+
     pub fn path(state_dir: &Path) -> PathBuf {
         state_dir.join("stack.json")
     }

@@ -15,6 +15,7 @@ use task_core::db::MIGRATOR;
 use task_core::routes::{EVENT_SENDERS, FUNCTIONS, OUTBOX_RELAY};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::admin::{Action, Request};
 use crate::gateway::{GatewayConfig, Upstream};
 use crate::kafka::{find_tansu, tansu_command, wait_listening};
 use crate::lock::StackLock;
@@ -115,6 +116,8 @@ async fn start_and_supervise(
     start_broker_dispatcher(options, &kafka_bootstrap, &functions, services).await?;
     let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
 
+    let (admin_requests, mut admin) = tokio::sync::mpsc::channel(16);
+    let admin_address = crate::admin::serve(admin_requests).await?;
     let stack = StackFile {
         gateway_url: gateway_url.clone(),
         database_url,
@@ -125,6 +128,7 @@ async fn start_and_supervise(
             .map(|(name, port)| (name.to_string(), format!("http://127.0.0.1:{port}")))
             .collect(),
         pid: std::process::id(),
+        admin_url: format!("http://{admin_address}"),
     };
     stack.write(state_dir)?;
     log(
@@ -143,6 +147,7 @@ async fn start_and_supervise(
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
+            Some(request) = admin.recv() => handle(request, services).await,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         if last_relay.elapsed() >= options.relay_interval {
@@ -150,7 +155,7 @@ async fn start_and_supervise(
             // Like a PingSource: fire and forget; the relay logs what it sent.
             tokio::spawn(client.post(format!("{relay_url}/")).send());
         }
-        for service in services.iter_mut() {
+        for service in services.iter_mut().filter(|s| !s.is_held()) {
             if let Some(status) = service.exited() {
                 log(
                     "stack",
@@ -160,6 +165,44 @@ async fn start_and_supervise(
                     return Err(StackExit::Crashing(service.name.clone()).into());
                 }
             }
+        }
+    }
+}
+
+/// Carries out one control API request.
+async fn handle(request: Request, services: &mut [Service]) {
+    match request {
+        Request::Status(reply) => {
+            let _ = reply.send(services.iter().map(Service::status).collect());
+        }
+        Request::Act {
+            service,
+            action,
+            reply,
+        } => {
+            let Some(target) = services.iter_mut().find(|s| s.name == service) else {
+                let _ = reply.send(Err(format!("no service {service:?}")));
+                return;
+            };
+            log("stack", &format!("{service}: {action:?} (requested)"));
+            let result = match action {
+                Action::Stop => {
+                    target.hold(false, STOP_GRACE).await;
+                    Ok(())
+                }
+                Action::Kill => {
+                    target.hold(true, STOP_GRACE).await;
+                    Ok(())
+                }
+                Action::Start => target.release(),
+                Action::Restart => {
+                    target.hold(false, STOP_GRACE).await;
+                    target.release()
+                }
+                Action::Pause => target.signal(Signal::SIGSTOP),
+                Action::Resume => target.signal(Signal::SIGCONT),
+            };
+            let _ = reply.send(result.map_err(|err| err.to_string()));
         }
     }
 }

@@ -3,36 +3,20 @@
 //! Needs the function binaries: `task test` builds them first.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use local_stack::launch::{Launch, RunningStack};
 use local_stack::stack_file::StackFile;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::{Value, json};
 use task_core::routes::{FUNCTIONS, ROUTES};
-
-/// A stack started for one test, stopped (and its files removed) on drop.
-struct RunningStack {
-    child: Child,
-    state_dir: PathBuf,
-    stack: StackFile,
-}
-
-impl Drop for RunningStack {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-    }
-}
 
 fn bin_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_stack"))
         .parent()
         .unwrap()
         .to_path_buf();
-    for function in FUNCTIONS {
+    for function in FUNCTIONS.iter().chain(&["broker"]) {
         assert!(
             dir.join(function).exists(),
             "{function} is not built in {}; run `cargo build --workspace --bins` first",
@@ -42,27 +26,6 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-/// `count` consecutive free ports on 127.0.0.1.
-fn free_ports(count: u16) -> u16 {
-    'search: for _ in 0..200 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base.checked_add(count).is_none() {
-            continue;
-        }
-        for port in base..base + count {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-                continue 'search;
-            }
-        }
-        return base;
-    }
-    panic!("no {count} consecutive free ports");
-}
-
 fn stack_command(state_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stack"));
     command.arg("--state-dir").arg(state_dir);
@@ -70,61 +33,15 @@ fn stack_command(state_dir: &Path) -> Command {
 }
 
 fn start_stack() -> RunningStack {
-    let state_dir = std::env::temp_dir().join(format!("task-app-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let gateway = free_ports(1);
-    let postgres = free_ports(1);
-    let functions = free_ports(FUNCTIONS.len() as u16 + 1);
-    let kafka = free_ports(1);
-    let broker = free_ports(2);
-    let child = stack_command(&state_dir)
-        .arg("up")
-        .arg("--gateway-port")
-        .arg(gateway.to_string())
-        .arg("--postgres-port")
-        .arg(postgres.to_string())
-        .arg("--functions-base-port")
-        .arg(functions.to_string())
-        .arg("--kafka-port")
-        .arg(kafka.to_string())
-        .arg("--broker-port")
-        .arg(broker.to_string())
-        .arg("--manifests")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"))
-        .arg("--bin-dir")
-        .arg(bin_dir())
-        .arg("--web-dir")
-        .arg(state_dir.join("no-web-build"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start `stack up`");
-    let mut running = RunningStack {
-        child,
-        stack: StackFile {
-            gateway_url: String::new(),
-            database_url: String::new(),
-            broker_url: String::new(),
-            kafka_bootstrap: String::new(),
-            functions: Default::default(),
-            pid: 0,
-        },
-        state_dir,
-    };
-    let start = Instant::now();
-    loop {
-        if let Ok(stack) = StackFile::read(&running.state_dir) {
-            running.stack = stack;
-            return running;
-        }
-        if let Some(status) = running.child.try_wait().unwrap() {
-            panic!("`stack up` exited early: {status}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "the stack was not ready in 90 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    Launch {
+        bin_dir: bin_dir(),
+        web_dir: None,
+        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
+        relay_interval: Duration::from_secs(2),
+        log_file: None,
     }
+    .start()
+    .expect("the stack starts")
 }
 
 #[tokio::test]
@@ -327,13 +244,32 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     assert_eq!(second.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&second.stdout).contains("already running"));
 
+    // `stack status` lists every service, none restarted.
+    let status = stack_command(&running.state_dir)
+        .arg("status")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&status.stdout);
+    for service in FUNCTIONS.iter().chain(&[
+        "postgres",
+        "kafka",
+        "broker-ingress",
+        "broker-dispatch",
+        "gateway",
+    ]) {
+        assert!(
+            listing.contains(service),
+            "{service} missing from `stack status`:\n{listing}"
+        );
+    }
+
     // `stack down` stops everything and removes stack.json.
     let down = stack_command(&running.state_dir)
         .arg("down")
         .output()
         .unwrap();
     assert!(down.status.success());
-    let status = running.child.wait().unwrap();
+    let status = running.stop().unwrap();
     assert!(status.success(), "`stack up` exited with {status}");
     assert!(!StackFile::path(&running.state_dir).exists());
     assert!(

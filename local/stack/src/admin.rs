@@ -1,0 +1,114 @@
+//! The supervisor's control API, on 127.0.0.1 only: what runs, and stopping,
+//! starting, restarting, pausing and resuming one service. `stack status`,
+//! `stack service` and the chaos run use it.
+
+use std::net::SocketAddr;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::service::ServiceStatus;
+
+/// What can be done to one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Stop gracefully and keep stopped.
+    Stop,
+    /// SIGKILL and keep stopped.
+    Kill,
+    Start,
+    /// Stop gracefully, then start.
+    Restart,
+    /// SIGSTOP: unavailable, but holding its state.
+    Pause,
+    /// SIGCONT.
+    Resume,
+}
+
+impl Action {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "stop" => Self::Stop,
+            "kill" => Self::Kill,
+            "start" => Self::Start,
+            "restart" => Self::Restart,
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            _ => return None,
+        })
+    }
+}
+
+/// A request to the supervisor loop, which owns the services.
+pub enum Request {
+    Status(oneshot::Sender<Vec<ServiceStatus>>),
+    Act {
+        service: String,
+        action: Action,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// Serves the control API on a free port of 127.0.0.1; returns its address.
+pub async fn serve(requests: mpsc::Sender<Request>) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = Router::new()
+        .route("/services", get(status))
+        .route("/services/{name}/{action}", post(act))
+        .with_state(requests);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(address)
+}
+
+async fn status(
+    State(requests): State<mpsc::Sender<Request>>,
+) -> Result<Json<Vec<ServiceStatus>>, StatusCode> {
+    let (reply, answer) = oneshot::channel();
+    requests
+        .send(Request::Status(reply))
+        .await
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    answer
+        .await
+        .map(Json)
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
+}
+
+async fn act(
+    State(requests): State<mpsc::Sender<Request>>,
+    Path((service, action)): Path<(String, String)>,
+) -> (StatusCode, String) {
+    let Some(action) = Action::parse(&action) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("unknown action {action:?}: stop, kill, start, restart, pause or resume"),
+        );
+    };
+    let (reply, answer) = oneshot::channel();
+    if requests
+        .send(Request::Act {
+            service,
+            action,
+            reply,
+        })
+        .await
+        .is_err()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the stack is stopping".into(),
+        );
+    }
+    match answer.await {
+        Ok(Ok(())) => (StatusCode::OK, "done".into()),
+        Ok(Err(message)) => (StatusCode::CONFLICT, message),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the stack is stopping".into(),
+        ),
+    }
+}
