@@ -27,6 +27,16 @@ apt_install() {
 
 # Debian packages: what provides each command we need.
 missing=()
+if [ "${1:-}" = --chaos ]; then
+  # Only for `task chaos`: the fuzzer of the audit function's parsing.
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  if ! cargo fuzz --version 2>/dev/null | grep -F 0.13.1 >/dev/null; then
+    say "installing cargo-fuzz 0.13.1 (once per machine)"
+    cargo install cargo-fuzz --version 0.13.1 --locked
+  fi
+  ok "$(cargo fuzz --version)"
+  exit 0
+fi
 if [ "${1:-}" = --images ]; then
   # Only for `task images` and the kind recipe.
   command -v buildah >/dev/null || missing+=(buildah)

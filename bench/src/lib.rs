@@ -12,14 +12,22 @@ pub fn repository() -> PathBuf {
 }
 
 /// Starts the whole local stack from the binaries in `target/<profile>`.
-pub fn start_stack(profile: &str, relay_interval: Duration, log: &str) -> anyhow::Result<RunningStack> {
+pub fn start_stack(
+    profile: &str,
+    relay_interval: Duration,
+    log: &str,
+) -> anyhow::Result<RunningStack> {
     let root = repository();
     let bin_dir = root.join("target").join(profile);
     anyhow::ensure!(
         bin_dir.join("stack").exists(),
         "{} has no stack binary: build first (`cargo build --workspace --bins{}`)",
         bin_dir.display(),
-        if profile == "release" { " --release" } else { "" }
+        if profile == "release" {
+            " --release"
+        } else {
+            ""
+        }
     );
     let logs = root.join("target/bench");
     std::fs::create_dir_all(&logs)?;

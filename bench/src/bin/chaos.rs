@@ -128,13 +128,26 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let at = spacing * (step + 1);
         tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
         match step {
-            0 => faults.outage_of("kafka", "pause", "resume", "the Kafka broker paused").await?,
-            1 => {
+            0 => {
                 faults
-                    .outage_of_all(&["broker-ingress", "broker-dispatch"], "stop", "start", "the local Knative broker stopped")
+                    .outage_of("kafka", "pause", "resume", "the Kafka broker paused")
                     .await?
             }
-            2 => faults.outage_of("audit", "kill", "start", "the audit function killed").await?,
+            1 => {
+                faults
+                    .outage_of_all(
+                        &["broker-ingress", "broker-dispatch"],
+                        "stop",
+                        "start",
+                        "the local Knative broker stopped",
+                    )
+                    .await?
+            }
+            2 => {
+                faults
+                    .outage_of("audit", "kill", "start", "the audit function killed")
+                    .await?
+            }
             3 => faults.restart_postgres().await?,
             _ => replay = faults.replay(200).await?,
         }
@@ -178,14 +191,22 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     .await?;
     let mut recorded: BTreeMap<(i64, &str, i32), u32> = BTreeMap::new();
     for (event_type, task_id, version) in &rows {
-        let version = if event_type == "task.deleted" { 0 } else { version.unwrap_or(-1) };
-        *recorded.entry((*task_id, event_type.as_str(), version)).or_default() += 1;
+        let version = if event_type == "task.deleted" {
+            0
+        } else {
+            version.unwrap_or(-1)
+        };
+        *recorded
+            .entry((*task_id, event_type.as_str(), version))
+            .or_default() += 1;
     }
     let tally = tally.lock().expect("the tally lock").clone_summary();
     let lost = tally
         .acknowledged
         .iter()
-        .filter(|(task, kind, version)| !recorded.contains_key(&(*task, kind.event_type(), *version)))
+        .filter(|(task, kind, version)| {
+            !recorded.contains_key(&(*task, kind.event_type(), *version))
+        })
         .count();
     let duplicated = recorded.values().filter(|n| **n > 1).count();
     let unexpected: u64 = tally
@@ -197,14 +218,20 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 
     println!();
     say("results");
-    println!("  changes acknowledged to clients  {}", tally.acknowledged.len());
+    println!(
+        "  changes acknowledged to clients  {}",
+        tally.acknowledged.len()
+    );
     println!("  audit rows                       {}", rows.len());
     println!("  lost (acknowledged, no row)      {lost}");
     println!("  duplicated (two rows, one event) {duplicated}");
     println!("  responses by status              {:?}", tally.statuses);
     println!("  requests without a response      {}", tally.no_response);
     println!("  unexpected statuses              {unexpected}");
-    println!("  replayed events (status 204/all) {}/{}", replay.0, replay.1);
+    println!(
+        "  replayed events (status 204/all) {}/{}",
+        replay.0, replay.1
+    );
     println!("  outbox drained                   {drained}");
     println!("  restarted after a crash          {restarted:?}");
     println!("  unhealthy at the end            {unhealthy:?}");
@@ -231,7 +258,12 @@ impl Tally {
 }
 
 /// One random change through the gateway, recorded in `tally`.
-async fn one_change(client: &reqwest::Client, gateway: &str, tally: &Mutex<Tally>, live: &Mutex<Vec<i64>>) {
+async fn one_change(
+    client: &reqwest::Client,
+    gateway: &str,
+    tally: &Mutex<Tally>,
+    live: &Mutex<Vec<i64>>,
+) {
     let pick = fastrand::u8(0..100);
     let target = {
         let mut live = live.lock().expect("the live lock");
@@ -305,11 +337,23 @@ impl Faults {
         Ok(())
     }
 
-    async fn outage_of(&self, service: &str, down: &str, up: &str, what: &str) -> anyhow::Result<()> {
+    async fn outage_of(
+        &self,
+        service: &str,
+        down: &str,
+        up: &str,
+        what: &str,
+    ) -> anyhow::Result<()> {
         self.outage_of_all(&[service], down, up, what).await
     }
 
-    async fn outage_of_all(&self, services: &[&str], down: &str, up: &str, what: &str) -> anyhow::Result<()> {
+    async fn outage_of_all(
+        &self,
+        services: &[&str],
+        down: &str,
+        up: &str,
+        what: &str,
+    ) -> anyhow::Result<()> {
         say(&format!("fault: {what} for {} s", self.outage.as_secs()));
         for service in services {
             self.act(service, down).await?;
@@ -332,12 +376,15 @@ impl Faults {
     /// Posts `count` already-recorded events to the audit function again;
     /// returns (answered 204, sent).
     async fn replay(&self, count: i64) -> anyhow::Result<(usize, usize)> {
-        say(&format!("fault: replaying up to {count} delivered events at the audit function"));
-        let events: Vec<(Value,)> = sqlx::query_as("SELECT event_data FROM task_audit_log ORDER BY id LIMIT $1")
-            .bind(count)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading delivered events")?;
+        say(&format!(
+            "fault: replaying up to {count} delivered events at the audit function"
+        ));
+        let events: Vec<(Value,)> =
+            sqlx::query_as("SELECT event_data FROM task_audit_log ORDER BY id LIMIT $1")
+                .bind(count)
+                .fetch_all(&self.pool)
+                .await
+                .context("reading delivered events")?;
         let mut accepted = 0;
         for (event,) in &events {
             let response = self
@@ -351,7 +398,10 @@ impl Faults {
                 accepted += 1;
             }
         }
-        say(&format!("fault over: {accepted} of {} replayed events answered 204", events.len()));
+        say(&format!(
+            "fault over: {accepted} of {} replayed events answered 204",
+            events.len()
+        ));
         Ok((accepted, events.len()))
     }
 }
@@ -367,9 +417,16 @@ async fn drain(pool: &PgPool, limit: Duration) -> anyhow::Result<bool> {
         )
         .fetch_one(pool)
         .await?;
-        stable = if unsent == 0 && rows == last { stable + 1 } else { 0 };
+        stable = if unsent == 0 && rows == last {
+            stable + 1
+        } else {
+            0
+        };
         if stable >= 3 {
-            say(&format!("drained after {:.0} s", start.elapsed().as_secs_f64()));
+            say(&format!(
+                "drained after {:.0} s",
+                start.elapsed().as_secs_f64()
+            ));
             return Ok(true);
         }
         last = rows;

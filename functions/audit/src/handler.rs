@@ -6,6 +6,7 @@ use cloudevents::binding::http::to_event;
 use cloudevents::{AttributesReader, Event};
 use task_core::audit_log::AuditRecord;
 use task_core::{ApiError, AppState};
+use task_events::TaskEvent;
 use task_events::cloudevent::{JSON, decode_header_values, parse_task_event};
 
 /// Records a task event, in binary or structured mode. 204 (empty: a reply
@@ -22,9 +23,11 @@ pub async fn receive_event(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest(rejection.body_text()),
     })?;
-    let event = read_event(&headers, body)?;
-    let (task_event, task_id) =
-        parse_task_event(&event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let Delivery {
+        event,
+        task_event,
+        task_id,
+    } = parse_delivery(&headers, &body)?;
 
     // The data is stored as JSON whatever way it arrived.
     let mut stored = event.clone();
@@ -53,9 +56,19 @@ pub async fn receive_event(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A CloudEvent in structured mode (`application/cloudevents+json`) or binary
-/// mode (`ce-` headers), with binary-mode header values percent-decoded.
-fn read_event(headers: &HeaderMap, body: Bytes) -> Result<Event, ApiError> {
+/// A task event as delivered over HTTP, checked.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Event,
+    pub task_event: TaskEvent,
+    pub task_id: i64,
+}
+
+/// Reads a CloudEvent in structured mode (`application/cloudevents+json`) or
+/// binary mode (`ce-` headers, their values percent-decoded) and checks that
+/// it is a task event. Any input gives a value or a 400, never a panic (see
+/// the fuzz target in `fuzz/`).
+pub fn parse_delivery(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, ApiError> {
     let structured = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -65,5 +78,11 @@ fn read_event(headers: &HeaderMap, body: Bytes) -> Result<Event, ApiError> {
     if !structured {
         decode_header_values(&mut event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
     }
-    Ok(event)
+    let (task_event, task_id) =
+        parse_task_event(&event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    Ok(Delivery {
+        event,
+        task_event,
+        task_id,
+    })
 }
