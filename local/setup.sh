@@ -115,4 +115,8 @@ if [ "$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version
   say "installing kubernetes-validate (PyPI)"
   python3 -m pip install --quiet kubernetes-validate==1.31.0
 fi
-ok "kubectl $(kubectl version --client 2>/dev/null | head -1 | sed 's/Client Version: //'), kubernetes-validate 1.31.0"
+if [ "$(python3 -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" != 4.32.5 ]; then
+  say "installing schemathesis (PyPI), for the API's generated-input tests"
+  python3 -m pip install --quiet schemathesis==4.32.5
+fi
+ok "kubectl $(kubectl version --client 2>/dev/null | head -1 | sed 's/Client Version: //'), kubernetes-validate 1.31.0, schemathesis 4.32.5"

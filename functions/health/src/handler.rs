@@ -1,5 +1,8 @@
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::link::Link;
+use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{Modify, OpenApi};
 
 /// The OpenAPI 3.1 document of every function's routes, generated from their handlers.
 #[derive(OpenApi)]
@@ -23,9 +26,49 @@ use utoipa::OpenApi;
     tags(
         (name = "tasks", description = "Create, read, update and delete tasks"),
         (name = "health", description = "Readiness and the API description"),
-    )
+    ),
+    modifiers(&TaskLinks)
 )]
 pub struct ApiDoc;
+
+/// OpenAPI links from a created or updated task to what can be done with it
+/// next (clients, and stateful API tests, follow them).
+struct TaskLinks;
+
+impl Modify for TaskLinks {
+    fn modify(&self, document: &mut Document) {
+        let follow = |operation: &str| {
+            Link::builder()
+                .operation_id(operation)
+                .parameter("id", "$response.body#/id")
+                .build()
+        };
+        let next = ["get_task", "update_task", "delete_task", "task_history"];
+        for (path, method, status) in [
+            ("/api/tasks", HttpMethod::Post, "201"),
+            ("/api/tasks/{id}", HttpMethod::Put, "200"),
+            ("/api/tasks/{id}", HttpMethod::Get, "200"),
+        ] {
+            let operation = document
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| match method {
+                    HttpMethod::Post => item.post.as_mut(),
+                    HttpMethod::Put => item.put.as_mut(),
+                    _ => item.get.as_mut(),
+                });
+            let Some(operation) = operation else { continue };
+            if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+                for target in next {
+                    response
+                        .links
+                        .insert(target.to_string(), RefOr::T(follow(target)));
+                }
+            }
+        }
+    }
+}
 
 /// This document.
 #[utoipa::path(

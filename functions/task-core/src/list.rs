@@ -12,7 +12,8 @@ pub const MAX_LIMIT: i64 = 1000;
 /// Longest search text, in characters.
 pub const SEARCH_MAX_CHARS: usize = 255;
 
-/// The query string of `GET /api/tasks`, as sent. Empty values count as left out.
+/// The query string of `GET /api/tasks`, as sent. An empty `q` searches
+/// nothing; an empty `status`, `limit` or `cursor` is invalid.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "server", into_params(parameter_in = Query))]
@@ -23,7 +24,7 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Case-insensitive text searched in title and description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", param(max_length = 255))]
+    #[cfg_attr(feature = "server", param(max_length = 255, pattern = r"^[^\u0000]*$"))]
     pub q: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,15 +88,18 @@ impl ListQuery {
     /// Checks every parameter; the error names each bad one.
     pub fn validate(&self) -> Result<TaskFilter, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let status = present(&self.status).and_then(|status| match status.parse::<TaskStatus>() {
-            Ok(status) => Some(status),
-            Err(err) => {
-                errors.push(FieldError::new("status", err.to_string()));
-                None
-            }
-        });
+        let status = self
+            .status
+            .as_deref()
+            .and_then(|status| match status.parse::<TaskStatus>() {
+                Ok(status) => Some(status),
+                Err(err) => {
+                    errors.push(FieldError::new("status", err.to_string()));
+                    None
+                }
+            });
         let search = check_search(&self.q, &mut errors);
-        let limit = match present(&self.limit).map(str::parse::<i64>) {
+        let limit = match self.limit.as_deref().map(str::parse::<i64>) {
             None => DEFAULT_LIMIT,
             Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
             Some(_) => {
@@ -106,7 +110,7 @@ impl ListQuery {
                 DEFAULT_LIMIT
             }
         };
-        let before_id = match present(&self.cursor).map(str::parse::<i64>) {
+        let before_id = match self.cursor.as_deref().map(str::parse::<i64>) {
             None => None,
             Some(Ok(cursor)) if cursor > 0 => Some(cursor),
             Some(_) => {
@@ -148,7 +152,7 @@ impl ListQuery {
 pub struct CountQuery {
     /// Count only tasks whose title or description contains this (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", param(max_length = 255))]
+    #[cfg_attr(feature = "server", param(max_length = 255, pattern = r"^[^\u0000]*$"))]
     pub q: Option<String>,
 }
 

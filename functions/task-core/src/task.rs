@@ -134,17 +134,17 @@ impl<T: Serialize> Serialize for Patch<T> {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CreateTaskRequest {
-    /// Required; 1 to 255 characters after trimming.
+    /// Required; at most 255 characters, not only whitespace, no NUL; stored trimmed.
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = String, max_length = 255))]
+    #[cfg_attr(feature = "server", schema(value_type = String, required = true, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
     pub title: Patch<String>,
-    /// Up to 10,000 characters.
+    /// Up to 10,000 characters, no NUL.
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<String>, max_length = 10000))]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000]*$"))]
     pub description: Patch<String>,
     /// `pending` when left out.
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<TaskStatus>))]
+    #[cfg_attr(feature = "server", schema(value_type = TaskStatus, required = false))]
     pub status: Patch<String>,
 }
 
@@ -198,17 +198,18 @@ impl CreateTaskRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "server", schema(min_properties = 1))]
 pub struct UpdateTaskRequest {
-    /// 1 to 255 characters after trimming.
+    /// At most 255 characters, not only whitespace, no NUL; stored trimmed.
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<String>, max_length = 255))]
+    #[cfg_attr(feature = "server", schema(value_type = String, required = false, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))]
     pub title: Patch<String>,
-    /// `null` clears it.
+    /// `null` clears it. Up to 10,000 characters, no NUL.
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<String>, max_length = 10000))]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000]*$"))]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_missing")]
-    #[cfg_attr(feature = "server", schema(value_type = Option<TaskStatus>))]
+    #[cfg_attr(feature = "server", schema(value_type = TaskStatus, required = false))]
     pub status: Patch<String>,
 }
 
@@ -281,8 +282,9 @@ impl TaskPatch {
 }
 
 fn check_title(title: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let title = title.trim();
-    let problem = if title.is_empty() {
+    // The length counts what was sent (as the published schema's maxLength
+    // does); blankness what remains after trimming.
+    let problem = if title.trim().is_empty() {
         Some("must not be blank".to_string())
     } else if title.chars().count() > TITLE_MAX_CHARS {
         Some(format!("must be at most {TITLE_MAX_CHARS} characters"))
@@ -296,7 +298,7 @@ fn check_title(title: &str, errors: &mut Vec<FieldError>) -> Option<String> {
             errors.push(FieldError::new("title", message));
             None
         }
-        None => Some(title.to_string()),
+        None => Some(title.trim().to_string()),
     }
 }
 
@@ -412,6 +414,12 @@ mod tests {
     fn title_length_counts_characters_not_bytes() {
         assert!(create(&format!(r#"{{"title":"{}"}}"#, "é".repeat(255))).is_ok());
         assert!(create(&format!(r#"{{"title":"{}"}}"#, "é".repeat(256))).is_err());
+    }
+
+    #[test]
+    fn the_title_length_counts_what_was_sent() {
+        assert!(create(&format!(r#"{{"title":" {} "}}"#, "t".repeat(253))).is_ok());
+        assert!(create(&format!(r#"{{"title":" {} "}}"#, "t".repeat(254))).is_err());
     }
 
     #[test]

@@ -177,6 +177,10 @@ impl GatewayConfig {
         }
         conf.push_str("    }\n\n");
 
+        conf.push_str(
+            "    # The Allow header of a 405: the route's methods, or GET and HEAD for files.\n    \
+             map $allowed_methods $allow {\n        \"\" \"GET, HEAD\";\n        default $allowed_methods;\n    }\n\n",
+        );
         conf.push_str("    # The Host header each function expects.\n");
         conf.push_str("    map $function $function_host {\n        default $host;\n");
         for (function, upstream) in &self.upstreams {
@@ -247,6 +251,13 @@ impl GatewayConfig {
             "        # A function that cannot be reached is a temporary condition: 503.\n\
              \x20       error_page 502 504 = @unavailable;\n\
              \x20       error_page 413 = @too_large;\n\
+             \x20       # Methods nginx refuses by itself (TRACE, or POST to a file).\n\
+             \x20       error_page 405 = @not_allowed;\n\
+             \x20       location @not_allowed {{\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           add_header Allow $allow always;\n\
+             \x20           return 405 {not_allowed};\n\
+             \x20       }}\n\
              \x20       location @unavailable {{\n\
              \x20           default_type application/problem+json;\n\
              \x20           add_header Retry-After 1 always;\n\
@@ -269,6 +280,12 @@ impl GatewayConfig {
                 "Payload Too Large",
                 "payload-too-large",
                 "the request body must be at most 64 KiB"
+            ),
+            not_allowed = problem(
+                405,
+                "Method Not Allowed",
+                "method-not-allowed",
+                "this method is not allowed on this path; see the Allow header"
             ),
         );
         conf

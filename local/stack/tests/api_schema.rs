@@ -1,0 +1,49 @@
+//! Bad input at scale: schemathesis (from PyPI) generates requests from the
+//! published OpenAPI document and sends them through the gateway of a whole
+//! local stack, following the document's links for stateful sequences.
+//! Zero server errors, zero responses that break the schema.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use local_stack::launch::Launch;
+
+#[test]
+fn the_api_keeps_its_openapi_document_under_generated_input() {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stack"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let running = Launch {
+        bin_dir,
+        web_dir: None,
+        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
+        relay_interval: Duration::from_secs(2),
+        log_file: None,
+    }
+    .start()
+    .expect("the stack starts");
+    let gateway = &running.stack.gateway_url;
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemathesis.toml");
+    let output = Command::new("schemathesis")
+        .arg("--config-file")
+        .arg(config)
+        .arg("run")
+        .arg(format!("{gateway}/api/openapi.json"))
+        .args(["--url", gateway])
+        // Every check but one: a task's history outlives the task by design.
+        .args(["--checks", "all", "--exclude-checks", "use_after_free"])
+        .args(["--max-examples", "25", "--seed", "1"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--generation-database", "none", "--no-color"])
+        .output()
+        .expect("schemathesis is installed by task setup (pip install schemathesis)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
+}
