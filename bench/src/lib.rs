@@ -1,6 +1,10 @@
 //! What the chaos run and the benchmarks share: where the repository and its
 //! binaries are, and a local stack started for the run.
 
+pub mod measure;
+pub mod report;
+pub mod stats;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
