@@ -30,21 +30,45 @@ pub fn markdown(results: &Value) -> String {
     let _ = writeln!(
         md,
         "Measured by `task bench` on {} cores ({}), commit `{}`, {}. Every figure is the median of repeated runs, with the lowest and highest run in brackets. Everything runs on the same machine: the load tool, PostgreSQL, the Kafka broker and the functions share its cores.\n",
-        machine["cores"], machine["cpu"].as_str().unwrap_or("?"), machine["commit"].as_str().unwrap_or("?"), machine["date"].as_str().unwrap_or("?")
+        machine["cores"],
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["commit"].as_str().unwrap_or("?"),
+        machine["date"].as_str().unwrap_or("?")
     );
 
     // Targets.
-    let cold = results["cold_start_ms"].as_object().cloned().unwrap_or_default();
+    let cold = results["cold_start_ms"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let worst_cold = cold.values().map(|s| num(&s["median"])).fold(0.0, f64::max);
     let memory = results["memory"].as_object().cloned().unwrap_or_default();
-    let worst_idle = memory.values().map(|m| num(&m["idle_mib"])).fold(0.0, f64::max);
-    let worst_loaded = memory.values().map(|m| num(&m["after_load_mib"])).fold(0.0, f64::max);
+    let worst_idle = memory
+        .values()
+        .map(|m| num(&m["idle_mib"]))
+        .fold(0.0, f64::max);
+    let worst_loaded = memory
+        .values()
+        .map(|m| num(&m["after_load_mib"]))
+        .fold(0.0, f64::max);
     let pipeline_p99 = num(&results["event_pipeline"]["p99_ms"]["median"]);
     let wasm_gzip_kib = num(&results["web"]["wasm_gzip_bytes"]) / 1024.0;
     let _ = writeln!(md, "## Targets\n\n| target | figure | |\n|---|---|---|");
-    let _ = writeln!(md, "| cold start < 20 ms (median, slowest function) | {worst_cold:.1} ms | {} |", verdict(worst_cold < 20.0));
-    let _ = writeln!(md, "| idle memory < 10 MiB (largest function) | {worst_idle:.1} MiB | {} |", verdict(worst_idle < 10.0));
-    let _ = writeln!(md, "| memory after 10,000 requests < 20 MiB (largest) | {worst_loaded:.1} MiB | {} |", verdict(worst_loaded < 20.0));
+    let _ = writeln!(
+        md,
+        "| cold start < 20 ms (median, slowest function) | {worst_cold:.1} ms | {} |",
+        verdict(worst_cold < 20.0)
+    );
+    let _ = writeln!(
+        md,
+        "| idle memory < 10 MiB (largest function) | {worst_idle:.1} MiB | {} |",
+        verdict(worst_idle < 10.0)
+    );
+    let _ = writeln!(
+        md,
+        "| memory after 10,000 requests < 20 MiB (largest) | {worst_loaded:.1} MiB | {} |",
+        verdict(worst_loaded < 20.0)
+    );
     for row in results["throughput"].as_array().into_iter().flatten() {
         if row["connections"].as_u64() == Some(32) {
             let ratio = num(&row["ratio"]);
@@ -57,15 +81,33 @@ pub fn markdown(results: &Value) -> String {
             );
         }
     }
-    let _ = writeln!(md, "| event pipeline p99 < 100 ms at 200 writes/s | {pipeline_p99:.1} ms | {} |", verdict(pipeline_p99 < 100.0));
-    let _ = writeln!(md, "| web app wasm < 400 KiB gzip | {wasm_gzip_kib:.1} KiB | {} |\n", verdict(wasm_gzip_kib < 400.0));
+    let _ = writeln!(
+        md,
+        "| event pipeline p99 < 100 ms at 200 writes/s | {pipeline_p99:.1} ms | {} |",
+        verdict(pipeline_p99 < 100.0)
+    );
+    let _ = writeln!(
+        md,
+        "| web app wasm < 400 KiB gzip | {wasm_gzip_kib:.1} KiB | {} |\n",
+        verdict(wasm_gzip_kib < 400.0)
+    );
 
-    let _ = writeln!(md, "## Cold start\n\nProcess start to the first 200 on `/health` (the database pool connected), {} starts per function.\n\n| function | ms |\n|---|---|", cold.values().next().map(|s| s["runs"].clone()).unwrap_or_default());
+    let _ = writeln!(
+        md,
+        "## Cold start\n\nProcess start to the first 200 on `/health` (the database pool connected), {} starts per function.\n\n| function | ms |\n|---|---|",
+        cold.values()
+            .next()
+            .map(|s| s["runs"].clone())
+            .unwrap_or_default()
+    );
     for (function, summary) in &cold {
         let _ = writeln!(md, "| {function} | {} |", spread(summary, 1));
     }
 
-    let _ = writeln!(md, "\n## Memory and size\n\nResident set size idle and after 10,000 requests of the function's own kind (8 at a time); the stripped release binary; the image `task images` built (if it ran).\n\n| function | idle MiB | after load MiB | binary MiB | image |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "\n## Memory and size\n\nResident set size idle and after 10,000 requests of the function's own kind (8 at a time); the stripped release binary; the image `task images` built (if it ran).\n\n| function | idle MiB | after load MiB | binary MiB | image |\n|---|---|---|---|---|"
+    );
     for (function, m) in &memory {
         let _ = writeln!(
             md,
@@ -73,11 +115,16 @@ pub fn markdown(results: &Value) -> String {
             num(&m["idle_mib"]),
             num(&m["after_load_mib"]),
             num(&results["binary_bytes"][function]) / 1_048_576.0,
-            results["image_sizes"][format!("{function}:dev")].as_str().unwrap_or("–")
+            results["image_sizes"][format!("{function}:dev")]
+                .as_str()
+                .unwrap_or("–")
         );
     }
 
-    let _ = writeln!(md, "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |\n|---|---|---|---|---|---|---|---|"
+    );
     for row in results["throughput"].as_array().into_iter().flatten() {
         let _ = writeln!(
             md,
@@ -97,12 +144,16 @@ pub fn markdown(results: &Value) -> String {
     let _ = writeln!(
         md,
         "\n## Event pipeline\n\nFrom a `POST /api/tasks` response (through the gateway) to its `task.created` row in `task_audit_log`, through the broker ingress, the Kafka topic, the dispatcher and the audit function, at a steady {} writes/s for 10 s.\n\n| p50 ms | p99 ms |\n|---|---|\n| {} | {} |\n",
-        pipeline["writes_per_second"], spread(&pipeline["p50_ms"], 1), spread(&pipeline["p99_ms"], 1)
+        pipeline["writes_per_second"],
+        spread(&pipeline["p50_ms"], 1),
+        spread(&pipeline["p99_ms"], 1)
     );
     let _ = writeln!(
         md,
         "Audit ingest (new CloudEvents posted straight to the audit function, 8 connections): {} events/s; pgbench's single-row insert into `task_audit_log`: {} tps; ratio {:.2}.\n",
-        spread(&pipeline["audit_ingest_per_second"], 0), spread(&pipeline["pgbench_insert_tps"], 0), num(&pipeline["audit_ingest_ratio"])
+        spread(&pipeline["audit_ingest_per_second"], 0),
+        spread(&pipeline["pgbench_insert_tps"], 0),
+        num(&pipeline["audit_ingest_ratio"])
     );
 
     let web = &results["web"];

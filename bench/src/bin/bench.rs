@@ -51,7 +51,10 @@ async fn main() -> anyhow::Result<()> {
     say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
     let running = start_stack("release", Duration::from_secs(2), "bench-stack.log")?;
     let stack = running.stack.clone();
-    let pool = PgPoolOptions::new().max_connections(4).connect(&stack.database_url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&stack.database_url)
+        .await?;
     sqlx::query("INSERT INTO tasks (title, description) SELECT 'seeded ' || n, 'for the list benchmark' FROM generate_series(1, $1) AS n")
         .bind(args.rows)
         .execute(&pool)
@@ -72,32 +75,124 @@ async fn main() -> anyhow::Result<()> {
     }
     results.insert("cold_start_ms".into(), json!(cold));
 
-    // 3. Throughput and latency, beside the database's own limit.
+    // 2. The event pipeline at a steady 200 writes/s (measured before the
+    // loads below leave a backlog of events), and the audit ingest rate.
     let scripts = root.join("bench/scripts");
+    let mut pipeline = Vec::new();
+    for _ in 0..args.runs {
+        let run = event_pipeline(&stack.gateway_url, &pool, 200, 10).await?;
+        say(&format!(
+            "event pipeline: {} of {} arrived, p50 {:.1} ms, p99 {:.1} ms",
+            run.arrived, run.writes, run.p50_ms, run.p99_ms
+        ));
+        pipeline.push(run);
+    }
+    let ingest: Vec<f64> = (0..args.runs)
+        .map(|_| {
+            wrk(
+                &format!("{}/", stack.functions["audit"]),
+                8,
+                args.seconds,
+                Some(&scripts.join("post-event.lua")),
+            )
+        })
+        .map(|r| r.map(|r| r.requests_per_second))
+        .collect::<anyhow::Result<_>>()?;
+    let ingest_limit: Vec<f64> = (0..args.runs)
+        .map(|_| {
+            pgbench(
+                &pg_bin,
+                &stack.database_url,
+                &scripts.join("audit-insert.sql"),
+                8,
+                args.seconds,
+            )
+        })
+        .map(|r| r.map(|r| r.transactions_per_second))
+        .collect::<anyhow::Result<_>>()?;
+    let (ingest, ingest_limit) = (Summary::of(&ingest), Summary::of(&ingest_limit));
+    say(&format!(
+        "audit ingest c=8: {} events/s, pgbench single-row insert {} tps, ratio {:.2}",
+        ingest.show(0),
+        ingest_limit.show(0),
+        ingest.median / ingest_limit.median
+    ));
+    results.insert(
+        "event_pipeline".into(),
+        json!({
+            "writes_per_second": 200,
+            "p50_ms": Summary::of(&pipeline.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
+            "p99_ms": Summary::of(&pipeline.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
+            "runs": pipeline,
+            "audit_ingest_per_second": ingest,
+            "pgbench_insert_tps": ingest_limit,
+            "audit_ingest_ratio": ingest.median / ingest_limit.median,
+        }),
+    );
+
+    // 3. Throughput and latency, beside the database's own limit.
     let routes = [
-        ("GET /api/tasks?limit=50", "list-tasks", "/api/tasks?limit=50", None, "list-tasks.sql"),
-        ("POST /api/tasks", "create-task", "/api/tasks", Some(scripts.join("post-task.lua")), "create-task.sql"),
+        (
+            "GET /api/tasks?limit=50",
+            "list-tasks",
+            "/api/tasks?limit=50",
+            None,
+            "list-tasks.sql",
+        ),
+        (
+            "POST /api/tasks",
+            "create-task",
+            "/api/tasks",
+            Some(scripts.join("post-task.lua")),
+            "create-task.sql",
+        ),
     ];
     let mut load = Vec::new();
     for (route, function, path, script, sql) in &routes {
         for connections in CONNECTIONS {
             let limit: Vec<f64> = (0..args.runs)
-                .map(|_| pgbench(&pg_bin, &stack.database_url, &scripts.join(sql), connections, args.seconds))
+                .map(|_| {
+                    pgbench(
+                        &pg_bin,
+                        &stack.database_url,
+                        &scripts.join(sql),
+                        connections,
+                        args.seconds,
+                    )
+                })
                 .map(|run| run.map(|r| r.transactions_per_second))
                 .collect::<anyhow::Result<_>>()?;
             let limit = Summary::of(&limit);
-            for (target, base) in [("function", stack.functions[*function].clone()), ("gateway", stack.gateway_url.clone())] {
+            for (target, base) in [
+                ("function", stack.functions[*function].clone()),
+                ("gateway", stack.gateway_url.clone()),
+            ] {
                 let runs: Vec<_> = (0..args.runs)
-                    .map(|_| wrk(&format!("{base}{path}"), connections, args.seconds, script.as_deref()))
+                    .map(|_| {
+                        wrk(
+                            &format!("{base}{path}"),
+                            connections,
+                            args.seconds,
+                            script.as_deref(),
+                        )
+                    })
                     .collect::<anyhow::Result<_>>()?;
-                let rps = Summary::of(&runs.iter().map(|r| r.requests_per_second).collect::<Vec<_>>());
+                let rps = Summary::of(
+                    &runs
+                        .iter()
+                        .map(|r| r.requests_per_second)
+                        .collect::<Vec<_>>(),
+                );
                 let p50 = Summary::of(&runs.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
                 let p99 = Summary::of(&runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
                 let errors: u64 = runs.iter().map(|r| r.non_2xx).sum();
                 let ratio = rps.median / limit.median;
                 say(&format!(
                     "{route:<24} {target:<8} c={connections:<2} {} req/s  p50 {} ms  p99 {} ms  limit {} tps  ratio {ratio:.2}",
-                    rps.show(0), p50.show(2), p99.show(2), limit.show(0)
+                    rps.show(0),
+                    p50.show(2),
+                    p99.show(2),
+                    limit.show(0)
                 ));
                 load.push(json!({
                     "route": route, "target": target, "connections": connections,
@@ -109,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
     }
     results.insert("throughput".into(), json!(load));
 
-    // 2. Memory, idle and after 10,000 requests; binary and image sizes.
+    // 4. Memory, idle and after 10,000 requests; binary and image sizes.
     let mut memory = BTreeMap::new();
     for function in FUNCTIONS {
         let env = function_env(function, &stack.database_url, &stack.broker_url);
@@ -119,56 +214,38 @@ async fn main() -> anyhow::Result<()> {
         let idle = process.rss_mib()?;
         let failed = hammer(function, process.port, 10_000, &pool).await?;
         let loaded = process.rss_mib()?;
-        say(&format!("memory {function:<13} idle {idle:.1} MiB, after 10,000 requests {loaded:.1} MiB ({failed} failed)"));
-        memory.insert(function.to_string(), json!({"idle_mib": idle, "after_load_mib": loaded, "failed_requests": failed}));
+        say(&format!(
+            "memory {function:<13} idle {idle:.1} MiB, after 10,000 requests {loaded:.1} MiB ({failed} failed)"
+        ));
+        memory.insert(
+            function.to_string(),
+            json!({"idle_mib": idle, "after_load_mib": loaded, "failed_requests": failed}),
+        );
     }
     results.insert("memory".into(), json!(memory));
     let mut binaries = BTreeMap::new();
     for function in FUNCTIONS {
-        binaries.insert(function.to_string(), std::fs::metadata(release.join(function))?.len());
+        binaries.insert(
+            function.to_string(),
+            std::fs::metadata(release.join(function))?.len(),
+        );
     }
     results.insert("binary_bytes".into(), json!(binaries));
     results.insert("image_sizes".into(), json!(image_sizes()));
-
-    // 4. The event pipeline at a steady 200 writes/s, and the audit ingest rate.
-    let mut pipeline = Vec::new();
-    for _ in 0..args.runs {
-        let run = event_pipeline(&stack.gateway_url, &pool, 200, 10).await?;
-        say(&format!(
-            "event pipeline: {} of {} arrived, p50 {:.1} ms, p99 {:.1} ms",
-            run.arrived, run.writes, run.p50_ms, run.p99_ms
-        ));
-        pipeline.push(run);
-    }
-    let ingest: Vec<f64> = (0..args.runs)
-        .map(|_| wrk(&format!("{}/", stack.functions["audit"]), 8, args.seconds, Some(&scripts.join("post-event.lua"))))
-        .map(|r| r.map(|r| r.requests_per_second))
-        .collect::<anyhow::Result<_>>()?;
-    let ingest_limit: Vec<f64> = (0..args.runs)
-        .map(|_| pgbench(&pg_bin, &stack.database_url, &scripts.join("audit-insert.sql"), 8, args.seconds))
-        .map(|r| r.map(|r| r.transactions_per_second))
-        .collect::<anyhow::Result<_>>()?;
-    let (ingest, ingest_limit) = (Summary::of(&ingest), Summary::of(&ingest_limit));
-    say(&format!(
-        "audit ingest c=8: {} events/s, pgbench single-row insert {} tps, ratio {:.2}",
-        ingest.show(0), ingest_limit.show(0), ingest.median / ingest_limit.median
-    ));
-    results.insert("event_pipeline".into(), json!({
-        "writes_per_second": 200,
-        "p50_ms": Summary::of(&pipeline.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
-        "p99_ms": Summary::of(&pipeline.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
-        "runs": pipeline,
-        "audit_ingest_per_second": ingest,
-        "pgbench_insert_tps": ingest_limit,
-        "audit_ingest_ratio": ingest.median / ingest_limit.median,
-    }));
 
     // 5. The web app.
     let dist = root.join("web/dist");
     let (wasm_raw, wasm_gzip) = web::sizes(&dist, ".wasm")?;
     let (js_raw, js_gzip) = web::sizes(&dist, ".js")?;
-    let render = Summary::of(&web::first_render(&root.join("web"), &format!("{}/", stack.gateway_url), 5)?);
-    say(&format!("web: wasm {wasm_raw} B ({wasm_gzip} gzip), js {js_raw} B ({js_gzip} gzip), first task list {} ms", render.show(0)));
+    let render = Summary::of(&web::first_render(
+        &root.join("web"),
+        &format!("{}/", stack.gateway_url),
+        5,
+    )?);
+    say(&format!(
+        "web: wasm {wasm_raw} B ({wasm_gzip} gzip), js {js_raw} B ({js_gzip} gzip), first task list {} ms",
+        render.show(0)
+    ));
     results.insert("web".into(), json!({
         "wasm_bytes": wasm_raw, "wasm_gzip_bytes": wasm_gzip, "js_bytes": js_raw, "js_gzip_bytes": js_gzip,
         "first_task_list_ms": render,
@@ -176,7 +253,10 @@ async fn main() -> anyhow::Result<()> {
 
     let results = Value::Object(results);
     let out = root.join("bench");
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&results)? + "\n")?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&results)? + "\n",
+    )?;
     std::fs::write(out.join("results.md"), bench::report::markdown(&results))?;
     say("wrote bench/results.json and bench/results.md");
     Ok(())
@@ -192,7 +272,12 @@ fn function_env(function: &str, database_url: &str, broker_url: &str) -> BTreeMa
 }
 
 /// 10,000 requests of the function's own kind, 8 at a time; returns how many failed.
-async fn hammer(function: &str, port: u16, count: usize, pool: &sqlx::PgPool) -> anyhow::Result<usize> {
+async fn hammer(
+    function: &str,
+    port: u16,
+    count: usize,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<usize> {
     let base = format!("http://127.0.0.1:{port}");
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tasks ORDER BY id DESC LIMIT $1")
         .bind(count as i64)
@@ -210,9 +295,13 @@ async fn hammer(function: &str, port: u16, count: usize, pool: &sqlx::PgPool) ->
         let request = match function {
             "list-tasks" => client.get(format!("{base}/api/tasks?limit=50")),
             "count-tasks" => client.get(format!("{base}/api/task-counts")),
-            "create-task" => client.post(format!("{base}/api/tasks")).json(&json!({"title": "memory"})),
+            "create-task" => client
+                .post(format!("{base}/api/tasks"))
+                .json(&json!({"title": "memory"})),
             "get-task" => client.get(format!("{base}/api/tasks/{id}")),
-            "update-task" => client.put(format!("{base}/api/tasks/{id}")).json(&json!({"title": format!("memory {i}")})),
+            "update-task" => client
+                .put(format!("{base}/api/tasks/{id}"))
+                .json(&json!({"title": format!("memory {i}")})),
             "delete-task" => client.delete(format!("{base}/api/tasks/{id}")),
             "task-history" => client.get(format!("{base}/api/tasks/{id}/history")),
             "audit" => client
@@ -222,9 +311,18 @@ async fn hammer(function: &str, port: u16, count: usize, pool: &sqlx::PgPool) ->
             "outbox-relay" => client.post(format!("{base}/")),
             _ => client.get(format!("{base}/health")),
         };
-        async move { request.send().await.map(|r| r.status().is_success()).unwrap_or(false) }
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }
     });
-    let results: Vec<bool> = futures::stream::iter(requests).buffer_unordered(8).collect().await;
+    let results: Vec<bool> = futures::stream::iter(requests)
+        .buffer_unordered(8)
+        .collect()
+        .await;
     Ok(results.iter().filter(|ok| !**ok).count())
 }
 
@@ -235,7 +333,8 @@ fn postgres_bin() -> anyhow::Result<PathBuf> {
         .filter(|p| p.join("pgbench").exists())
         .collect();
     dirs.sort();
-    dirs.pop().ok_or_else(|| anyhow::anyhow!("pgbench not found (Debian's postgresql package)"))
+    dirs.pop()
+        .ok_or_else(|| anyhow::anyhow!("pgbench not found (Debian's postgresql package)"))
 }
 
 fn machine(root: &Path) -> anyhow::Result<Value> {
@@ -245,7 +344,12 @@ fn machine(root: &Path) -> anyhow::Result<Value> {
         .output()?;
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
         .unwrap_or_default();
     Ok(json!({
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -258,13 +362,26 @@ fn machine(root: &Path) -> anyhow::Result<Value> {
 /// Sizes of the images `task images` built, if it ran.
 fn image_sizes() -> BTreeMap<String, String> {
     let output = std::process::Command::new("buildah")
-        .args(["--storage-driver", "vfs", "images", "--format", "{{.Name}}:{{.Tag}} {{.Size}}"])
+        .args([
+            "--storage-driver",
+            "vfs",
+            "images",
+            "--format",
+            "{{.Name}}:{{.Tag}} {{.Size}}",
+        ])
         .output();
-    let Ok(output) = output else { return BTreeMap::new() };
+    let Ok(output) = output else {
+        return BTreeMap::new();
+    };
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter(|l| l.contains("task-app/"))
         .filter_map(|l| l.split_once(' '))
-        .map(|(name, size)| (name.rsplit('/').next().unwrap_or(name).to_string(), size.trim().to_string()))
+        .map(|(name, size)| {
+            (
+                name.rsplit('/').next().unwrap_or(name).to_string(),
+                size.trim().to_string(),
+            )
+        })
         .collect()
 }

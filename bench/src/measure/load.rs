@@ -14,18 +14,33 @@ pub struct WrkRun {
 }
 
 /// `wrk --latency` for `seconds` with `connections`, optionally with a Lua script.
-pub fn wrk(url: &str, connections: u32, seconds: u32, script: Option<&Path>) -> anyhow::Result<WrkRun> {
+pub fn wrk(
+    url: &str,
+    connections: u32,
+    seconds: u32,
+    script: Option<&Path>,
+) -> anyhow::Result<WrkRun> {
     let threads = connections.clamp(1, 2);
     let mut command = Command::new("wrk");
     command
-        .args(["--latency", "-t", &threads.to_string(), "-c", &connections.to_string()])
+        .args([
+            "--latency",
+            "-t",
+            &threads.to_string(),
+            "-c",
+            &connections.to_string(),
+        ])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s"]);
     if let Some(script) = script {
         command.arg("-s").arg(script);
     }
     let output = command.arg(url).output()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     parse_wrk(&text).ok_or_else(|| anyhow::anyhow!("cannot read wrk's output:\n{text}"))
 }
 
@@ -71,15 +86,33 @@ pub struct PgbenchRun {
 }
 
 /// `pgbench` with `script` (prepared statements) for `seconds` with `clients`.
-pub fn pgbench(pg_bin: &Path, url: &str, script: &Path, clients: u32, seconds: u32) -> anyhow::Result<PgbenchRun> {
+pub fn pgbench(
+    pg_bin: &Path,
+    url: &str,
+    script: &Path,
+    clients: u32,
+    seconds: u32,
+) -> anyhow::Result<PgbenchRun> {
     let output = Command::new(pg_bin.join("pgbench"))
-        .args(["-n", "-M", "prepared", "-c", &clients.to_string(), "-j", &clients.clamp(1, 2).to_string()])
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.clamp(1, 2).to_string(),
+        ])
         .args(["-T", &seconds.to_string(), "-f"])
         .arg(script)
         .arg(url)
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(output.status.success(), "pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let field = |prefix: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(prefix))
@@ -87,7 +120,8 @@ pub fn pgbench(pg_bin: &Path, url: &str, script: &Path, clients: u32, seconds: u
             .and_then(|v| v.parse::<f64>().ok())
     };
     Ok(PgbenchRun {
-        transactions_per_second: field("tps = ").ok_or_else(|| anyhow::anyhow!("no tps in: {text}"))?,
+        transactions_per_second: field("tps = ")
+            .ok_or_else(|| anyhow::anyhow!("no tps in: {text}"))?,
         latency_ms: field("latency average = ").unwrap_or(f64::NAN),
     })
 }

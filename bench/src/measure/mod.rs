@@ -1,6 +1,6 @@
 //! The measurements of `bench`, one module each.
 
 pub mod load;
-pub mod process;
 pub mod pipeline;
+pub mod process;
 pub mod web;

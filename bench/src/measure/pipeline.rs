@@ -20,7 +20,12 @@ pub struct PipelineRun {
 
 /// `rate` creates per second for `seconds` through `gateway`; then the time
 /// from each response to its `task.created` row's `processed_at`.
-pub async fn event_pipeline(gateway: &str, pool: &PgPool, rate: u32, seconds: u32) -> anyhow::Result<PipelineRun> {
+pub async fn event_pipeline(
+    gateway: &str,
+    pool: &PgPool,
+    rate: u32,
+    seconds: u32,
+) -> anyhow::Result<PipelineRun> {
     let client = reqwest::Client::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
     let mut pending = Vec::new();
@@ -29,7 +34,12 @@ pub async fn event_pipeline(gateway: &str, pool: &PgPool, rate: u32, seconds: u3
         tick.tick().await;
         let (client, url) = (client.clone(), format!("{gateway}/api/tasks"));
         pending.push(tokio::spawn(async move {
-            let response = client.post(url).json(&json!({"title": "pipeline"})).send().await.ok()?;
+            let response = client
+                .post(url)
+                .json(&json!({"title": "pipeline"}))
+                .send()
+                .await
+                .ok()?;
             let answered: DateTime<Utc> = Utc::now();
             let task: serde_json::Value = response.json().await.ok()?;
             Some((task["id"].as_i64()?, answered))
@@ -52,7 +62,11 @@ pub async fn event_pipeline(gateway: &str, pool: &PgPool, rate: u32, seconds: u3
     let processed: std::collections::HashMap<i64, DateTime<Utc>> = rows.into_iter().collect();
     let latencies: Vec<f64> = answered
         .iter()
-        .filter_map(|(id, at)| processed.get(id).map(|p| (*p - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0))
+        .filter_map(|(id, at)| {
+            processed
+                .get(id)
+                .map(|p| (*p - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        })
         .collect();
     Ok(PipelineRun {
         writes: answered.len(),

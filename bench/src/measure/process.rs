@@ -44,7 +44,10 @@ impl FunctionProcess {
             if health_status(self.port) == Some(200) {
                 return Ok(since.elapsed());
             }
-            anyhow::ensure!(since.elapsed() < limit, "no 200 from /health within {limit:?}");
+            anyhow::ensure!(
+                since.elapsed() < limit,
+                "no 200 from /health within {limit:?}"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
     }
@@ -75,7 +78,11 @@ fn health_status(port: u16) -> Option<u16> {
 }
 
 /// Process start to the first 200 on /health (the pool connected), `runs` times, in ms.
-pub fn cold_starts(binary: &Path, env: &BTreeMap<String, String>, runs: usize) -> anyhow::Result<Vec<f64>> {
+pub fn cold_starts(
+    binary: &Path,
+    env: &BTreeMap<String, String>,
+    runs: usize,
+) -> anyhow::Result<Vec<f64>> {
     (0..runs)
         .map(|_| {
             let start = Instant::now();

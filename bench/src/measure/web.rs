@@ -10,7 +10,12 @@ pub fn sizes(dist: &Path, suffix: &str) -> anyhow::Result<(u64, u64)> {
         let path = entry?.path();
         if path.to_string_lossy().ends_with(suffix) {
             let raw = std::fs::metadata(&path)?.len();
-            let gzip = Command::new("gzip").arg("-9c").arg(&path).output()?.stdout.len() as u64;
+            let gzip = Command::new("gzip")
+                .arg("-9c")
+                .arg(&path)
+                .output()?
+                .stdout
+                .len() as u64;
             total = (total.0 + raw, total.1 + gzip);
         }
     }

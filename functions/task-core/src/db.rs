@@ -1,8 +1,10 @@
 //! The database pool and the migrations.
 
-use sqlx::PgPool;
+use std::time::Duration;
+
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 
 use crate::config::Config;
 
@@ -15,6 +17,9 @@ pub fn expected_schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// Connections idle longer than this are checked before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// A pool that connects on first use, so a function starts (and answers 503)
 /// while the database is down, and recovers by itself when it returns.
 pub fn lazy_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
@@ -22,5 +27,17 @@ pub fn lazy_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(config.database_acquire_timeout)
+        // Ping only a connection that sat idle for a while (it may have died
+        // with a database restart): a ping before every use doubled the round
+        // trips of a busy function's requests.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < IDLE_BEFORE_PING {
+                    return Ok(true);
+                }
+                Ok(conn.ping().await.is_ok())
+            })
+        })
         .connect_lazy_with(options))
 }

@@ -28,7 +28,8 @@ use crate::filter::matches_all;
 use crate::kafka::{consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
 
-/// Events an unordered Trigger may have in flight at once.
+/// Events an unordered Trigger may have in flight at once (an ordered one has
+/// one per partition).
 const MAX_IN_FLIGHT: usize = 32;
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,7 +138,6 @@ impl TriggerDispatch {
         consumer
             .assign(&assignment)
             .map_err(|err| format!("cannot consume {}: {err}", self.topic))?;
-        ready.fetch_add(1, Ordering::SeqCst);
         tracing::info!(
             trigger = self.trigger.name,
             group,
@@ -145,39 +145,89 @@ impl TriggerDispatch {
             ordered = self.trigger.ordered,
             "dispatching"
         );
-        let limit = if self.trigger.ordered {
-            1
-        } else {
-            MAX_IN_FLIGHT
-        };
-        let mut in_flight = FuturesOrdered::new();
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                message = consumer.recv(), if in_flight.len() < limit => {
-                    let message = match message {
-                        Ok(message) => message.detach(),
-                        Err(err) => {
-                            tracing::warn!(trigger = self.trigger.name, error = %err, "consumer error");
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                            continue;
+        let consumer = Arc::new(consumer);
+        if self.trigger.ordered {
+            // One lane per partition: a partition's events (one task's, by
+            // their key) one at a time, the partitions side by side.
+            let mut lanes = Vec::new();
+            for partition in assignment.elements().iter().map(|e| e.partition()) {
+                let queue = consumer
+                    .split_partition_queue(&self.topic, partition)
+                    .ok_or_else(|| {
+                        format!("cannot consume partition {partition} of {}", self.topic)
+                    })?;
+                let (this, consumer, mut shutdown) =
+                    (self.clone(), consumer.clone(), shutdown.clone());
+                lanes.push(tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            _ = shutdown.changed() => break,
+                            message = queue.recv() => match message {
+                                Ok(message) => {
+                                    let message = message.detach();
+                                    this.handle(&message).await;
+                                    this.commit(&consumer, &message);
+                                }
+                                Err(err) => this.consumer_error(err).await,
+                            },
                         }
-                    };
-                    let this = self.clone();
-                    in_flight.push_back(async move {
-                        this.handle(&message).await;
-                        message
-                    });
-                }
-                Some(done) = in_flight.next() => self.commit(&consumer, &done),
+                    }
+                }));
             }
-        }
-        // Finish what is in flight, so its offsets are committed.
-        while let Some(done) = in_flight.next().await {
-            self.commit(&consumer, &done);
+            ready.fetch_add(1, Ordering::SeqCst);
+            // The main queue must still be polled to serve the consumer; what
+            // it returns (fetched before the split) is handled in order too.
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    message = consumer.recv() => match message {
+                        Ok(message) => {
+                            let message = message.detach();
+                            self.handle(&message).await;
+                            self.commit(&consumer, &message);
+                        }
+                        Err(err) => self.consumer_error(err).await,
+                    },
+                }
+            }
+            for lane in lanes {
+                let _ = lane.await;
+            }
+        } else {
+            ready.fetch_add(1, Ordering::SeqCst);
+            let mut in_flight = FuturesOrdered::new();
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    message = consumer.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                        let message = match message {
+                            Ok(message) => message.detach(),
+                            Err(err) => {
+                                self.consumer_error(err).await;
+                                continue;
+                            }
+                        };
+                        let this = self.clone();
+                        in_flight.push_back(async move {
+                            this.handle(&message).await;
+                            message
+                        });
+                    }
+                    Some(done) = in_flight.next() => self.commit(&consumer, &done),
+                }
+            }
+            // Finish what is in flight, so its offsets are committed.
+            while let Some(done) = in_flight.next().await {
+                self.commit(&consumer, &done);
+            }
         }
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
         Ok(())
+    }
+
+    async fn consumer_error(&self, err: rdkafka::error::KafkaError) {
+        tracing::warn!(trigger = self.trigger.name, error = %err, "consumer error");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     /// Marks everything up to and including `message` done. Futures complete

@@ -34,12 +34,14 @@ fn uuid_suffix() -> String {
     format!("{nanos:x}")
 }
 
-/// Writes `yaml` (a Broker named `b` is added) into a directory of its own.
+/// Writes `yaml` (a Broker named `b`, and a topic of 3 partitions, are added)
+/// into a directory of its own.
 pub fn manifests(namespace: &str, yaml: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("broker-manifests-{namespace}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let broker = "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: b\n---\n";
+    let broker = "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata:\n  name: b\n---\n\
+                  apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kafka-broker-config\ndata:\n  default.topic.partitions: \"3\"\n---\n";
     std::fs::write(dir.join("eventing.yaml"), format!("{broker}{yaml}")).unwrap();
     dir
 }
