@@ -140,6 +140,35 @@ pub fn markdown(results: &Value) -> String {
         );
     }
 
+    let _ = writeln!(
+        md,
+        "\n### Where the CPU went at 32 connections\n\nEach process's share of all the CPU time spent during the runs above (from `/proc/<pid>/stat`); `wrk` is the load tool. The pgbench limit had the cores to itself and PostgreSQL alone.\n\n| route | via | CPU share |\n|---|---|---|"
+    );
+    for row in results["throughput"].as_array().into_iter().flatten() {
+        if row["connections"].as_u64() != Some(32) {
+            continue;
+        }
+        let cpu: Vec<String> = row["cpu_share"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{} {:.0}%",
+                    p["process"].as_str().unwrap_or("?"),
+                    num(&p["share"]) * 100.0
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            row["route"].as_str().unwrap_or("?"),
+            row["target"].as_str().unwrap_or("?"),
+            cpu.join(", ")
+        );
+    }
+
     let pipeline = &results["event_pipeline"];
     let _ = writeln!(
         md,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bench::measure::cpu::{CpuSnapshot, shares};
 use bench::measure::load::{pgbench, wrk};
 use bench::measure::pipeline::event_pipeline;
 use bench::measure::process::{FunctionProcess, cold_starts};
@@ -167,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
                 ("function", stack.functions[*function].clone()),
                 ("gateway", stack.gateway_url.clone()),
             ] {
+                let before = CpuSnapshot::take()?;
                 let runs: Vec<_> = (0..args.runs)
                     .map(|_| {
                         wrk(
@@ -177,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
                         )
                     })
                     .collect::<anyhow::Result<_>>()?;
+                let cpu = shares(&before.spent_until(&CpuSnapshot::take()?, "wrk"));
                 let rps = Summary::of(
                     &runs
                         .iter()
@@ -198,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
                     "route": route, "target": target, "connections": connections,
                     "requests_per_second": rps, "p50_ms": p50, "p99_ms": p99,
                     "non_2xx": errors, "limit_tps": limit, "ratio": ratio,
+                    "cpu_share": cpu.iter().map(|(name, share)| json!({"process": name, "share": share})).collect::<Vec<_>>(),
                 }));
             }
         }

@@ -1,5 +1,6 @@
 //! The measurements of `bench`, one module each.
 
+pub mod cpu;
 pub mod load;
 pub mod pipeline;
 pub mod process;
