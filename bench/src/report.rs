@@ -45,11 +45,11 @@ pub fn markdown(results: &Value) -> String {
     let memory = results["memory"].as_object().cloned().unwrap_or_default();
     let worst_idle = memory
         .values()
-        .map(|m| num(&m["idle_mib"]))
+        .map(|m| num(&m["idle_mib"]["median"]))
         .fold(0.0, f64::max);
     let worst_loaded = memory
         .values()
-        .map(|m| num(&m["after_load_mib"]))
+        .map(|m| num(&m["after_load_mib"]["median"]))
         .fold(0.0, f64::max);
     let pipeline_p99 = num(&results["event_pipeline"]["p99_ms"]["median"]);
     let wasm_gzip_kib = num(&results["web"]["wasm_gzip_bytes"]) / 1024.0;
@@ -106,14 +106,14 @@ pub fn markdown(results: &Value) -> String {
 
     let _ = writeln!(
         md,
-        "\n## Memory and size\n\nResident set size idle and after 10,000 requests of the function's own kind (8 at a time); the stripped release binary; the image `task images` built (if it ran).\n\n| function | idle MiB | after load MiB | binary MiB | image |\n|---|---|---|---|---|"
+        "\n## Memory and size\n\nResident set size idle and after 10,000 requests of the function's own kind (8 at a time), in a new process each run; the stripped release binary; the image `task images` built (if it ran).\n\n| function | idle MiB | after load MiB | binary MiB | image |\n|---|---|---|---|---|"
     );
     for (function, m) in &memory {
         let _ = writeln!(
             md,
-            "| {function} | {:.1} | {:.1} | {:.1} | {} |",
-            num(&m["idle_mib"]),
-            num(&m["after_load_mib"]),
+            "| {function} | {} | {} | {:.1} | {} |",
+            spread(&m["idle_mib"], 1),
+            spread(&m["after_load_mib"], 1),
             num(&results["binary_bytes"][function]) / 1_048_576.0,
             results["image_sizes"][format!("{function}:dev")]
                 .as_str()

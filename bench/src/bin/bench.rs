@@ -212,14 +212,20 @@ async fn main() -> anyhow::Result<()> {
     let mut memory = BTreeMap::new();
     for function in FUNCTIONS {
         let env = function_env(function, &stack.database_url, &stack.broker_url);
-        let process = FunctionProcess::spawn(&release.join(function), &env)?;
-        process.wait_healthy(std::time::Instant::now(), Duration::from_secs(20))?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let idle = process.rss_mib()?;
-        let failed = hammer(function, process.port, 10_000, &pool).await?;
-        let loaded = process.rss_mib()?;
+        let (mut idle, mut loaded, mut failed) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..args.runs {
+            let process = FunctionProcess::spawn(&release.join(function), &env)?;
+            process.wait_healthy(std::time::Instant::now(), Duration::from_secs(20))?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            idle.push(process.rss_mib()?);
+            failed += hammer(function, process.port, 10_000, &pool).await?;
+            loaded.push(process.rss_mib()?);
+        }
+        let (idle, loaded) = (Summary::of(&idle), Summary::of(&loaded));
         say(&format!(
-            "memory {function:<13} idle {idle:.1} MiB, after 10,000 requests {loaded:.1} MiB ({failed} failed)"
+            "memory {function:<13} idle {} MiB, after 10,000 requests {} MiB ({failed} failed)",
+            idle.show(1),
+            loaded.show(1)
         ));
         memory.insert(
             function.to_string(),
