@@ -55,8 +55,9 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        // Events are few and latency matters: do not let a fetch wait long.
-        .set("fetch.wait.max.ms", "20")
+        // tansu answers a fetch only when this wait runs out, even when records
+        // arrived meanwhile: it is the delivery latency (see README.md).
+        .set("fetch.wait.max.ms", "5")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("reconnect.backoff.max.ms", "1000");
