@@ -17,6 +17,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use task_events::TaskEventType;
 
 #[derive(Debug, Parser)]
 #[command(about)]
@@ -38,27 +39,10 @@ struct Args {
     profile: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Created,
-    Updated,
-    Deleted,
-}
-
-impl Kind {
-    fn event_type(self) -> &'static str {
-        match self {
-            Self::Created => "task.created",
-            Self::Updated => "task.updated",
-            Self::Deleted => "task.deleted",
-        }
-    }
-}
-
 /// A change: the task, what happened, and the version it left (0 for deletes).
-type Change = (i64, Kind, i32);
+type Change = (i64, TaskEventType, i32);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Tally {
     acknowledged: Vec<Change>,
     statuses: BTreeMap<u16, u64>,
@@ -130,12 +114,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         match step {
             0 => {
                 faults
-                    .outage_of("kafka", "pause", "resume", "the Kafka broker paused")
+                    .outage_of(&["kafka"], "pause", "resume", "the Kafka broker paused")
                     .await?
             }
             1 => {
                 faults
-                    .outage_of_all(
+                    .outage_of(
                         &["broker-ingress", "broker-dispatch"],
                         "stop",
                         "start",
@@ -145,7 +129,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             }
             2 => {
                 faults
-                    .outage_of("audit", "kill", "start", "the audit function killed")
+                    .outage_of(&["audit"], "kill", "start", "the audit function killed")
                     .await?
             }
             3 => faults.restart_postgres().await?,
@@ -200,13 +184,11 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .entry((*task_id, event_type.as_str(), version))
             .or_default() += 1;
     }
-    let tally = tally.lock().expect("the tally lock").clone_summary();
+    let tally = tally.lock().expect("the tally lock").clone();
     let lost = tally
         .acknowledged
         .iter()
-        .filter(|(task, kind, version)| {
-            !recorded.contains_key(&(*task, kind.event_type(), *version))
-        })
+        .filter(|(task, kind, version)| !recorded.contains_key(&(*task, kind.as_str(), *version)))
         .count();
     let duplicated = recorded.values().filter(|n| **n > 1).count();
     let unexpected: u64 = tally
@@ -247,16 +229,6 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
-impl Tally {
-    fn clone_summary(&self) -> Tally {
-        Tally {
-            acknowledged: self.acknowledged.clone(),
-            statuses: self.statuses.clone(),
-            no_response: self.no_response,
-        }
-    }
-}
-
 /// One random change through the gateway, recorded in `tally`.
 async fn one_change(
     client: &reqwest::Client,
@@ -270,17 +242,17 @@ async fn one_change(
         if live.is_empty() || pick < 45 {
             None
         } else if pick < 80 {
-            Some((live[fastrand::usize(0..live.len())], Kind::Updated))
+            Some((live[fastrand::usize(0..live.len())], TaskEventType::Updated))
         } else {
             let index = fastrand::usize(0..live.len());
-            Some((live.swap_remove(index), Kind::Deleted))
+            Some((live.swap_remove(index), TaskEventType::Deleted))
         }
     };
     let request = match target {
         None => client
             .post(format!("{gateway}/api/tasks"))
             .json(&json!({"title": format!("chaos {}", fastrand::u64(..))})),
-        Some((id, Kind::Updated)) => {
+        Some((id, TaskEventType::Updated)) => {
             let status = ["pending", "in_progress", "complete"][fastrand::usize(0..3)];
             client
                 .put(format!("{gateway}/api/tasks/{id}"))
@@ -303,12 +275,18 @@ async fn one_change(
     match target {
         None => {
             if let Some(id) = body["id"].as_i64() {
-                tally.acknowledged.push((id, Kind::Created, version));
+                tally
+                    .acknowledged
+                    .push((id, TaskEventType::Created, version));
                 live.lock().expect("the live lock").push(id);
             }
         }
-        Some((id, Kind::Updated)) => tally.acknowledged.push((id, Kind::Updated, version)),
-        Some((id, _)) => tally.acknowledged.push((id, Kind::Deleted, 0)),
+        Some((id, TaskEventType::Updated)) => {
+            tally
+                .acknowledged
+                .push((id, TaskEventType::Updated, version))
+        }
+        Some((id, _)) => tally.acknowledged.push((id, TaskEventType::Deleted, 0)),
     }
 }
 
@@ -338,16 +316,6 @@ impl Faults {
     }
 
     async fn outage_of(
-        &self,
-        service: &str,
-        down: &str,
-        up: &str,
-        what: &str,
-    ) -> anyhow::Result<()> {
-        self.outage_of_all(&[service], down, up, what).await
-    }
-
-    async fn outage_of_all(
         &self,
         services: &[&str],
         down: &str,

@@ -16,7 +16,8 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::OwnedMessage;
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
@@ -162,14 +163,7 @@ impl TriggerDispatch {
                     loop {
                         tokio::select! {
                             _ = shutdown.changed() => break,
-                            message = queue.recv() => match message {
-                                Ok(message) => {
-                                    let message = message.detach();
-                                    this.handle(&message).await;
-                                    this.commit(&consumer, &message);
-                                }
-                                Err(err) => this.consumer_error(err).await,
-                            },
+                            received = queue.recv() => this.handle_in_order(&consumer, received).await,
                         }
                     }
                 }));
@@ -180,14 +174,7 @@ impl TriggerDispatch {
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => break,
-                    message = consumer.recv() => match message {
-                        Ok(message) => {
-                            let message = message.detach();
-                            self.handle(&message).await;
-                            self.commit(&consumer, &message);
-                        }
-                        Err(err) => self.consumer_error(err).await,
-                    },
+                    received = consumer.recv() => self.handle_in_order(&consumer, received).await,
                 }
             }
             for lane in lanes {
@@ -223,6 +210,23 @@ impl TriggerDispatch {
         }
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
         Ok(())
+    }
+
+    /// One received event of an ordered Trigger: handled, then committed,
+    /// before the next one of its partition.
+    async fn handle_in_order(
+        &self,
+        consumer: &StreamConsumer,
+        received: KafkaResult<BorrowedMessage<'_>>,
+    ) {
+        match received {
+            Ok(message) => {
+                let message = message.detach();
+                self.handle(&message).await;
+                self.commit(consumer, &message);
+            }
+            Err(err) => self.consumer_error(err).await,
+        }
     }
 
     async fn consumer_error(&self, err: rdkafka::error::KafkaError) {

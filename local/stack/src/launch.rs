@@ -2,7 +2,7 @@
 //! chaos run, the benchmarks): free ports, a private state directory, and a
 //! stop when it is dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -141,18 +141,10 @@ impl Launch {
 }
 
 impl RunningStack {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Stops it as Ctrl-C would; returns its exit status.
     pub fn stop(&mut self) -> std::io::Result<std::process::ExitStatus> {
         let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
         self.child.wait()
-    }
-
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
     }
 }
 

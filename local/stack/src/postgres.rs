@@ -216,7 +216,7 @@ fn run(mut command: Command) -> Result<(), PostgresError> {
 }
 
 /// `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/<version>/bin` (Debian's layout).
-fn find_bin_dir() -> Result<PathBuf, PostgresError> {
+pub fn find_bin_dir() -> Result<PathBuf, PostgresError> {
     if let Some(dir) = std::env::var_os("PG_BIN_DIR") {
         let dir = PathBuf::from(dir);
         return if dir.join("postgres").exists() {
