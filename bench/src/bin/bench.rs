@@ -4,7 +4,7 @@
 //! bench/results.json and bench/results.md.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use bench::measure::cpu::{CpuSnapshot, shares};
@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let root = repository();
     let release = root.join("target/release");
-    let pg_bin = postgres_bin()?;
+    let pg_bin = local_stack::postgres::find_bin_dir()?;
     say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
     let running = start_stack("release", Duration::from_secs(2), "bench-stack.log")?;
     let stack = running.stack.clone();
@@ -135,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 3. Throughput and latency, beside the database's own limit.
+    back_to_seeded(&pool, seeded).await?;
     let routes = [
         (
             "GET /api/tasks?limit=50",
@@ -212,12 +213,7 @@ async fn main() -> anyhow::Result<()> {
     results.insert("throughput".into(), json!(load));
 
     // 4. Memory, idle and after 10,000 requests; binary and image sizes.
-    // Back to the seeded rows, so counting does not scan what the loads added.
-    sqlx::query("DELETE FROM tasks WHERE id > $1")
-        .bind(seeded)
-        .execute(&pool)
-        .await?;
-    sqlx::query("VACUUM ANALYZE tasks").execute(&pool).await?;
+    back_to_seeded(&pool, seeded).await?;
     let mut memory = BTreeMap::new();
     for function in FUNCTIONS {
         let env = function_env(function, &stack.database_url, &stack.broker_url);
@@ -278,6 +274,17 @@ async fn main() -> anyhow::Result<()> {
     )?;
     std::fs::write(out.join("results.md"), bench::report::markdown(&results))?;
     say("wrote bench/results.json and bench/results.md");
+    Ok(())
+}
+
+/// Removes the tasks the measurements before added: each measurement starts
+/// from the seeded rows (and counting does not scan what earlier loads left).
+async fn back_to_seeded(pool: &sqlx::PgPool, seeded: i64) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tasks WHERE id > $1")
+        .bind(seeded)
+        .execute(pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
     Ok(())
 }
 
@@ -343,17 +350,6 @@ async fn hammer(
         .collect()
         .await;
     Ok(results.iter().filter(|ok| !**ok).count())
-}
-
-fn postgres_bin() -> anyhow::Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")?
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("pgbench").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-        .ok_or_else(|| anyhow::anyhow!("pgbench not found (Debian's postgresql package)"))
 }
 
 fn machine(root: &Path) -> anyhow::Result<Value> {
