@@ -20,5 +20,6 @@ export default defineConfig({
              '--disable-dev-shm-usage', '--disable-component-update', '--no-first-run'],
     },
     screenshot: 'only-on-failure',
+    trace: 'retain-on-failure',
   },
 });

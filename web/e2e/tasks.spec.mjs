@@ -109,9 +109,14 @@ test('searches as you type', async ({ page }) => {
   await expect(page.getByText('No tasks match this filter or search.', { exact: false })).toBeVisible();
 });
 
-test('shows a task’s history: what changed, old to new', async ({ page }) => {
+test('shows a task’s history: what changed, old to new', async ({ page, request }) => {
   await page.goto('/');
   const item = taskItem(page, 'Buy oat milk');
+  // The audit log is written after the changes were answered (through the
+  // broker): wait until it holds all three before the page reads it.
+  const id = await item.getAttribute('data-task-id');
+  await expect.poll(async () => (await (await request.get(`/api/tasks/${id}/history`)).json()).length,
+    { timeout: 30_000 }).toBe(3);
   await item.getByRole('button', { name: 'History' }).click();
   const history = item.getByRole('region', { name: 'History of Buy oat milk' });
   await expect(history.locator('li[data-event-type]')).toHaveCount(3);
@@ -152,6 +157,10 @@ test('deletes after a confirmation', async ({ page }) => {
 test('when the API is down it says so, rolls back, and recovers without a reload', async ({ page }) => {
   await page.goto('/');
   const item = taskItem(page, 'Buy oat milk');
+  // The API goes away only once the page has what the test acts on: the list
+  // and the counts (both loaded at start-up, in any order).
+  await expect(item.getByRole('button', { name: 'In progress' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(counts(page, 'All')).toContainText('3');
   await page.route(/\/(api\/|health)/, (route) => route.abort());
   await item.getByRole('button', { name: 'Complete' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'The server cannot be reached' })).toBeVisible();
