@@ -191,6 +191,29 @@ pub fn markdown(results: &Value) -> String {
         num(&pipeline["audit_ingest_ratio"])
     );
 
+    // Present from the run that first measured it on.
+    let outbox = &results["outbox_under_load"];
+    if outbox.is_object() {
+        let samples: Vec<String> = outbox["samples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| format!("{} s: {}", s[0], s[1]))
+            .collect();
+        let _ = writeln!(
+            md,
+            "## Outbox size under steady load
+
+{} creates/s for {} s, the relay pruning rows audited more than {} s ago (the bench stack's `OUTBOX_RETENTION_MS`; 7 days by default). Rows in `event_outbox` over time: {}; rows written meanwhile: {}.
+",
+            outbox["writes_per_second"],
+            outbox["seconds"],
+            outbox["retention_seconds"],
+            samples.join(", "),
+            outbox["written"]
+        );
+    }
+
     let web = &results["web"];
     let _ = writeln!(
         md,

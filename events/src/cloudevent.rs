@@ -174,6 +174,48 @@ mod tests {
         assert_eq!(parse_task_event(&event).unwrap().1, 42);
     }
 
+    /// The largest change a valid request can make: a 255-character title
+    /// and a 10,000-character description replaced by others as long, every
+    /// character one that JSON escapes to six bytes (`\u0001`: larger than
+    /// any 4-byte character, which JSON carries as is).
+    pub fn largest_update() -> TaskEvent {
+        use task_core::task::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
+        let text = |c: char, n: usize| c.to_string().repeat(n);
+        let before = Task {
+            title: text('\u{1}', TITLE_MAX_CHARS),
+            description: Some(text('\u{1}', DESCRIPTION_MAX_CHARS)),
+            ..task(7)
+        };
+        let after = Task {
+            title: text('\u{2}', TITLE_MAX_CHARS),
+            description: Some(text('\u{2}', DESCRIPTION_MAX_CHARS)),
+            status: TaskStatus::Complete,
+            version: i32::MAX,
+            ..before.clone()
+        };
+        TaskEvent::Updated(crate::TaskUpdated::between(&before, &after))
+    }
+
+    #[test]
+    fn the_largest_valid_change_fits_the_broker_with_room_to_spare() {
+        let event = to_cloudevent(
+            &largest_update(),
+            "update-task",
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        // Structured mode is the larger form (binary mode carries only the data).
+        let structured = serde_json::to_vec(&event).unwrap().len();
+        assert!(
+            structured > 180_000,
+            "the worst case is not exercised: {structured} bytes"
+        );
+        assert!(
+            structured * 4 < crate::MAX_EVENT_BYTES,
+            "{structured} bytes leave too little room under {}",
+            crate::MAX_EVENT_BYTES
+        );
+    }
+
     #[test]
     fn refuses_foreign_and_malformed_events() {
         let base = || {

@@ -96,6 +96,17 @@ impl TaskEvent {
         }
     }
 
+    /// The change's place in its task's life: the version it produced (a
+    /// deletion comes one after the task's last version). A task's history
+    /// is listed in this order, whatever order its events arrived in.
+    pub fn sequence(&self) -> i32 {
+        match self {
+            Self::Created(task) => task.version,
+            Self::Updated(updated) => updated.task.version,
+            Self::Deleted(task) => task.version.saturating_add(1),
+        }
+    }
+
     /// The event's `data` as JSON.
     pub fn data(&self) -> Value {
         let data = match self {

@@ -8,6 +8,12 @@
 //!
 //! The catalogue (attributes, data, examples) is in this crate's README.
 
+/// The largest event the broker carries: librdkafka's and Kafka's default
+/// `message.max.bytes`. The broker ingress and the audit function accept
+/// events up to this size; the largest event a valid API request can cause
+/// is far below it (a test computes it).
+pub const MAX_EVENT_BYTES: usize = 1_000_000;
+
 mod catalogue;
 mod data;
 

@@ -10,7 +10,7 @@ use task_core::config::{ConfigError, setting};
 
 use crate::cloudevent::to_cloudevent;
 use crate::data::TaskEvent;
-use crate::outbox::Outbox;
+use crate::outbox::{Enqueued, Outbox};
 use crate::sink::EventSink;
 
 /// Builds and publishes one function's events.
@@ -57,13 +57,22 @@ impl EventPublisher {
         to_cloudevent(event, self.function, traceparent)
     }
 
-    /// Sends an event whose outbox row `outbox_id` has committed, and marks it
-    /// sent. Never fails the request: on any error, or past the bound, the
-    /// row stays for the relay.
-    pub async fn publish_committed(&self, pool: &PgPool, outbox_id: i64, event: &Event) {
+    /// Sends an event whose outbox row has committed, and marks it sent.
+    /// Never fails the request: on any error, or past the bound, the row
+    /// stays for the relay. An event behind an earlier unsent one of its
+    /// task is left to the relay too, which sends a task's events in order.
+    pub async fn publish_committed(&self, pool: &PgPool, enqueued: Enqueued, event: &Event) {
         let Some(sink) = &self.sink else {
             return;
         };
+        let outbox_id = enqueued.id;
+        if enqueued.behind {
+            tracing::info!(
+                outbox_id,
+                "an earlier event of this task is unsent; the relay sends both in order"
+            );
+            return;
+        }
         let attempt = async {
             sink.send(event).await.map_err(|err| err.to_string())?;
             let mut conn = pool.acquire().await.map_err(|err| err.to_string())?;

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use bench::measure::cpu::{CpuSnapshot, shares};
 use bench::measure::load::{pgbench, wrk};
+use bench::measure::outbox::outbox_under_load;
 use bench::measure::pipeline::event_pipeline;
 use bench::measure::process::{FunctionProcess, cold_starts};
 use bench::measure::web;
 use bench::stats::Summary;
-use bench::{repository, start_stack};
+use bench::{repository, stack_launch};
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -38,6 +39,9 @@ struct Args {
 }
 
 const CONNECTIONS: [u32; 3] = [1, 8, 32];
+/// How long the bench stack keeps audited outbox rows (7 days by default):
+/// short enough to see the outbox stay flat within a minute of load.
+const OUTBOX_RETENTION: Duration = Duration::from_secs(10);
 
 fn say(message: &str) {
     println!("bench | {message}");
@@ -50,7 +54,12 @@ async fn main() -> anyhow::Result<()> {
     let release = root.join("target/release");
     let pg_bin = local_stack::postgres::find_bin_dir()?;
     say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
-    let running = start_stack("release", Duration::from_secs(2), "bench-stack.log")?;
+    let mut launch = stack_launch("release", Duration::from_secs(2), "bench-stack.log")?;
+    launch.env = vec![(
+        "OUTBOX_RETENTION_MS".into(),
+        OUTBOX_RETENTION.as_millis().to_string(),
+    )];
+    let running = launch.start().map_err(anyhow::Error::msg)?;
     let stack = running.stack.clone();
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -133,6 +142,23 @@ async fn main() -> anyhow::Result<()> {
             "audit_ingest_ratio": ingest.median / ingest_limit.median,
         }),
     );
+
+    // The outbox stays flat under steady load: the relay prunes what has
+    // been audited for longer than the retention period.
+    let outbox = outbox_under_load(
+        &stack.gateway_url,
+        &pool,
+        200,
+        60,
+        Duration::from_secs(10),
+        OUTBOX_RETENTION,
+    )
+    .await?;
+    say(&format!(
+        "outbox under 200 creates/s: rows {:?} ({} written)",
+        outbox.samples, outbox.written
+    ));
+    results.insert("outbox_under_load".into(), json!(outbox));
 
     // 3. Throughput and latency, beside the database's own limit.
     back_to_seeded(&pool, seeded).await?;

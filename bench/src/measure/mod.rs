@@ -2,6 +2,7 @@
 
 pub mod cpu;
 pub mod load;
+pub mod outbox;
 pub mod pipeline;
 pub mod process;
 pub mod web;

@@ -20,7 +20,9 @@ pub async fn receive_event(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
+            limit: task_events::MAX_EVENT_BYTES,
+        },
         _ => ApiError::BadRequest(rejection.body_text()),
     })?;
     let Delivery {
@@ -39,6 +41,7 @@ pub async fn receive_event(
         .record(&AuditRecord {
             event_type: event.ty(),
             task_id,
+            task_sequence: task_event.sequence(),
             event: &stored,
             event_id: event.id(),
             event_source: event.source(),

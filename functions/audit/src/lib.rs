@@ -3,12 +3,17 @@
 pub mod handler;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use task_core::AppState;
 
 /// This function's name on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "audit";
 
+/// Takes every event the broker can carry (far more than the API's 64 KiB
+/// request limit: an update carries the task and its old and new values).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", post(handler::receive_event))
+    Router::new()
+        .route("/", post(handler::receive_event))
+        .layer(DefaultBodyLimit::max(task_events::MAX_EVENT_BYTES))
 }

@@ -37,11 +37,11 @@ pub async fn create_task(
     let mut tx = state.tasks.pool().begin().await?;
     let task = TaskRepository::insert(&mut tx, &new_task).await?;
     let event = events.cloudevent(&TaskEvent::Created(task.clone()), traceparent.as_deref());
-    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
+    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(task_id = task.id, event_id = event.id(), "task created");
     events
-        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .publish_committed(state.tasks.pool(), enqueued, &event)
         .await;
     Ok(CreatedTask(task))
 }

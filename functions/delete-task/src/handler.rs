@@ -33,11 +33,11 @@ pub async fn delete_task(
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
     let event = events.cloudevent(&TaskEvent::Deleted(task.clone()), traceparent.as_deref());
-    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
+    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(task_id = task.id, event_id = event.id(), "task deleted");
     events
-        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .publish_committed(state.tasks.pool(), enqueued, &event)
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use outbox_relay::handler::RelaySettings;
+use outbox_relay::settings::RelaySettings;
 
 #[tokio::main]
 async fn main() -> ExitCode {

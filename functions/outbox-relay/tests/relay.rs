@@ -5,18 +5,40 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use outbox_relay::handler::{RelayReport, RelaySettings, relay_outbox};
+use outbox_relay::relay::relay_outbox;
+use outbox_relay::settings::RelaySettings;
 use reqwest::Method;
 use serde_json::{Value, json};
+use task_events::outbox::RetryPolicy;
+use task_events::outbox::ledger::OutboxStatus;
 use task_events::sink::EventSink;
 use test_support::{SinkMock, TestApp, TestDatabase, dead_url, publisher};
 
+/// A relay that sends everything due at once: no minimum age, no backoff,
+/// an audit grace of an hour (so that nothing is sent again unless a test
+/// asks for it), and 5 attempts.
 fn settings(sink: &str) -> RelaySettings {
     RelaySettings {
         sink: EventSink::new(sink, Duration::from_secs(5)),
         batch_size: 25,
         min_age: Duration::ZERO,
         budget: Duration::from_secs(30),
+        lease: Duration::from_secs(60),
+        retry: RetryPolicy {
+            first_backoff: Duration::ZERO,
+            max_backoff: Duration::ZERO,
+            max_attempts: 5,
+        },
+        audit_grace: Duration::from_secs(3600),
+        retention: Duration::from_secs(3600),
+    }
+}
+
+fn status(unsent: i64, unaudited: i64, parked: i64) -> OutboxStatus {
+    OutboxStatus {
+        unsent,
+        unaudited,
+        parked,
     }
 }
 
@@ -144,23 +166,18 @@ async fn with_the_sink_down_changes_succeed_and_the_relay_delivers_each_once() {
     let report = relay_outbox(&db.pool, &settings(&audit.url("/")))
         .await
         .unwrap();
-    assert_eq!(
-        report,
-        RelayReport {
-            sent: 200,
-            unsent: 0,
-            error: None
-        }
-    );
+    assert_eq!((report.sent, report.failed, report.error), (200, 0, None));
+    assert_eq!(report.outbox, status(0, 200, 0));
     let (rows, per_type) = audit_summary(&db).await;
     assert_eq!(rows, 200);
     assert_eq!(per_type, expected(created, updated, deleted));
 
-    // A second run finds nothing left to send.
+    // The next run finds every event in the audit log, and nothing to send.
     let again = relay_outbox(&db.pool, &settings(&audit.url("/")))
         .await
         .unwrap();
-    assert_eq!(again.sent, 0);
+    assert_eq!((again.sent, again.confirmed), (0, 200));
+    assert_eq!(again.outbox, status(0, 0, 0));
     assert_eq!(db.count_audit_rows().await, 200);
 }
 
@@ -182,23 +199,303 @@ async fn with_the_audit_function_answering_503_events_wait_until_it_recovers() {
         .unwrap();
     assert_eq!(failed.sent, 0);
     assert!(failed.error.unwrap().contains("503"));
-    assert_eq!(failed.unsent, 60);
+    assert_eq!(failed.outbox.unsent, 60);
 
     audit_db_link.switch_on();
     let report = relay_outbox(&db.pool, &settings(&audit.url("/")))
         .await
         .unwrap();
-    assert_eq!(
-        report,
-        RelayReport {
-            sent: 60,
-            unsent: 0,
-            error: None
-        }
-    );
+    assert_eq!((report.sent, report.error), (60, None));
+    assert_eq!(report.outbox.unsent, 0);
     let (rows, per_type) = audit_summary(&db).await;
     assert_eq!(rows, 60);
     assert_eq!(per_type, expected(created, updated, deleted));
+}
+
+#[tokio::test]
+async fn what_the_broker_took_but_lost_is_sent_again_until_it_is_audited() {
+    let db = TestDatabase::new().await;
+    // A broker that acknowledges every event and delivers none of them
+    // (a restarted in-memory Kafka, or a dead-lettered event).
+    let black_hole = SinkMock::accepting().await;
+    let writers = Writers::start(&db, &black_hole.url()).await;
+    let (created, updated, deleted) = writers.make_changes(40).await;
+    assert_eq!(db.count_unsent_events().await, 0);
+    let original: Vec<(String, String)> = black_hole
+        .events()
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e.header("ce-source").to_string(),
+                e.header("ce-id").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(original.len(), 40);
+
+    // Within the grace period nothing is sent again.
+    let audit = TestApp::spawn_on(&db, audit::FUNCTION, audit::router()).await;
+    let patient = relay_outbox(&db.pool, &settings(&audit.url("/")))
+        .await
+        .unwrap();
+    assert_eq!((patient.requeued, patient.sent), (0, 0));
+    assert_eq!(patient.outbox, status(0, 40, 0));
+
+    // Past it, every missing event goes again: the same source and id.
+    let impatient = RelaySettings {
+        audit_grace: Duration::ZERO,
+        ..settings(&audit.url("/"))
+    };
+    let report = relay_outbox(&db.pool, &impatient).await.unwrap();
+    assert_eq!((report.requeued, report.sent), (40, 40));
+    let (rows, per_type) = audit_summary(&db).await;
+    assert_eq!(rows, 40);
+    assert_eq!(per_type, expected(created, updated, deleted));
+    let recorded: HashSet<(String, String)> =
+        sqlx::query_as("SELECT event_source, event_id FROM task_audit_log")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    assert_eq!(recorded, original.into_iter().collect());
+
+    // Once audited, never again.
+    let done = relay_outbox(&db.pool, &impatient).await.unwrap();
+    assert_eq!((done.confirmed, done.requeued, done.sent), (40, 0, 0));
+    assert_eq!(done.outbox, status(0, 0, 0));
+}
+
+#[tokio::test]
+async fn an_event_never_audited_is_parked_after_its_last_attempt_and_can_be_retried() {
+    let db = TestDatabase::new().await;
+    let black_hole = SinkMock::accepting().await;
+    let writers = Writers::start(&db, &black_hole.url()).await;
+    writers.make_changes(3).await;
+    let relay = RelaySettings {
+        audit_grace: Duration::ZERO,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            ..settings("").retry
+        },
+        ..settings(&black_hole.url())
+    };
+    // Sent by its writer (attempt 1), then twice by the relay: then parked.
+    let mut parked_now = 0;
+    for _ in 0..3 {
+        parked_now += relay_outbox(&db.pool, &relay).await.unwrap().parked_now;
+    }
+    assert_eq!(parked_now, 3);
+    assert_eq!(black_hole.events().await.len(), 9);
+    let report = relay_outbox(&db.pool, &relay).await.unwrap();
+    assert_eq!((report.sent, report.requeued), (0, 0), "parked events wait");
+    assert_eq!(report.outbox, status(0, 0, 3));
+    let parked = task_events::outbox::Outbox::parked(&db.pool, 10)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 3);
+    assert!(parked.iter().all(|p| p.attempts == 3));
+    assert!(
+        parked[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not in the audit log"),
+        "{parked:?}"
+    );
+
+    // The cause fixed (the audit function reachable), an operator retries them.
+    let audit = TestApp::spawn_on(&db, audit::FUNCTION, audit::router()).await;
+    assert_eq!(
+        task_events::outbox::Outbox::retry_parked(&db.pool)
+            .await
+            .unwrap(),
+        3
+    );
+    let report = relay_outbox(&db.pool, &settings(&audit.url("/")))
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 3);
+    assert_eq!(db.count_audit_rows().await, 3);
+}
+
+#[tokio::test]
+async fn a_poison_row_is_parked_while_everything_behind_it_moves_on() {
+    let db = TestDatabase::new().await;
+    let writers = Writers::start(&db, &dead_url()).await;
+    writers.make_changes(20).await;
+    // Two rows no sink takes: one that is not a CloudEvent at all, one that
+    // the audit function refuses (400: not a task event).
+    sqlx::query(
+        "INSERT INTO event_outbox (event_id, event, task_id) VALUES
+           (gen_random_uuid(), '{\"not\": \"an event\"}', 900001),
+           (gen_random_uuid(), jsonb_build_object('specversion', '1.0', 'id', gen_random_uuid()::text,
+              'source', '/poison', 'type', 'com.example.other', 'subject', '900002',
+              'partitionkey', '900002'), 900002)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let audit = TestApp::spawn_on(&db, audit::FUNCTION, audit::router()).await;
+    let relay = RelaySettings {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            ..settings("").retry
+        },
+        ..settings(&audit.url("/"))
+    };
+    let first = relay_outbox(&db.pool, &relay).await.unwrap();
+    assert_eq!((first.sent, first.failed), (20, 2), "{first:?}");
+    let mut parked_now = first.parked_now;
+    for _ in 0..2 {
+        parked_now += relay_outbox(&db.pool, &relay).await.unwrap().parked_now;
+    }
+    assert_eq!(parked_now, 2);
+    assert_eq!(db.count_audit_rows().await, 20);
+    let parked = task_events::outbox::Outbox::parked(&db.pool, 10)
+        .await
+        .unwrap();
+    let errors: Vec<&str> = parked
+        .iter()
+        .filter_map(|p| p.last_error.as_deref())
+        .collect();
+    assert!(errors[0].contains("cannot be decoded"), "{errors:?}");
+    assert!(errors[1].contains("400"), "{errors:?}");
+    let report = relay_outbox(&db.pool, &relay).await.unwrap();
+    assert_eq!(report.outbox, status(0, 0, 2));
+}
+
+#[tokio::test]
+async fn a_task_whose_earlier_event_fails_waits_and_other_tasks_do_not() {
+    let db = TestDatabase::new().await;
+    let writers = Writers::start(&db, &dead_url()).await;
+    // Task A: created and updated twice; task B: created.
+    let a = writers
+        .create
+        .send_json(Method::POST, "/api/tasks", r#"{"title":"a"}"#)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    for title in ["a2", "a3"] {
+        let response = writers
+            .update
+            .send_json(
+                Method::PUT,
+                &format!("/api/tasks/{a}"),
+                &json!({"title": title}).to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    writers
+        .create
+        .send_json(Method::POST, "/api/tasks", r#"{"title":"b"}"#)
+        .await;
+    // A's first event cannot be sent (its stored form is broken).
+    let (first_of_a, original): (i64, Value) =
+        sqlx::query_as("SELECT id, event FROM event_outbox WHERE task_id = $1 ORDER BY id LIMIT 1")
+            .bind(a)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE event_outbox SET event = '{\"broken\": true}' WHERE id = $1")
+        .bind(first_of_a)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let sink = SinkMock::accepting().await;
+    let report = relay_outbox(&db.pool, &settings(&sink.url()))
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.failed), (1, 1), "{report:?}");
+    let subjects: Vec<String> = sink
+        .events()
+        .await
+        .iter()
+        .map(|e| e.header("ce-subject").to_string())
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![(a + 1).to_string()],
+        "only task B's event left"
+    );
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("SELECT attempts FROM event_outbox WHERE task_id = $1 ORDER BY id")
+            .bind(a)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, vec![1, 0, 0], "A's later events were not tried");
+
+    // Mended, A's events leave in the order they were made.
+    sqlx::query("UPDATE event_outbox SET event = $2 WHERE id = $1")
+        .bind(first_of_a)
+        .bind(original)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let report = relay_outbox(&db.pool, &settings(&sink.url()))
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 3);
+    let versions: Vec<i64> = sink.events().await[1..]
+        .iter()
+        .map(|e| e.body["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn the_relay_holds_no_lock_while_it_sends() {
+    let db = TestDatabase::new().await;
+    let writers = Writers::start(&db, &dead_url()).await;
+    writers.make_changes(4).await;
+    let sink = SinkMock::slow(Duration::from_millis(800)).await;
+    let relay = {
+        let (pool, settings) = (db.pool.clone(), settings(&sink.url()));
+        tokio::spawn(async move { relay_outbox(&pool, &settings).await.unwrap() })
+    };
+    // While the sends are under way, every row can be locked at once.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let locked: Vec<i64> = sqlx::query_scalar("SELECT id FROM event_outbox FOR UPDATE NOWAIT")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("no row is locked during the sends");
+    assert_eq!(locked.len(), 4);
+    tx.rollback().await.unwrap();
+    assert_eq!(relay.await.unwrap().sent, 4);
+}
+
+#[tokio::test]
+async fn audited_rows_are_pruned_after_the_retention_period() {
+    let db = TestDatabase::new().await;
+    let audit = TestApp::spawn_on(&db, audit::FUNCTION, audit::router()).await;
+    let writers = Writers::start(&db, &audit.url("/")).await;
+    writers.make_changes(30).await;
+    let keep = relay_outbox(&db.pool, &settings(&audit.url("/")))
+        .await
+        .unwrap();
+    assert_eq!((keep.confirmed, keep.pruned), (30, 0));
+    assert_eq!(db.count_events().await, 30);
+
+    let short = RelaySettings {
+        retention: Duration::ZERO,
+        ..settings(&audit.url("/"))
+    };
+    let report = relay_outbox(&db.pool, &short).await.unwrap();
+    assert_eq!(report.pruned, 30);
+    assert_eq!(db.count_events().await, 0);
+    assert_eq!(
+        db.count_audit_rows().await,
+        30,
+        "the audit log keeps everything"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +529,7 @@ async fn relays_running_at_once_never_send_a_row_twice() {
 }
 
 #[tokio::test]
-async fn the_relay_sends_oldest_first_and_leaves_young_rows_to_their_writer() {
+async fn the_relay_sends_each_task_in_order_and_leaves_young_rows_to_their_writer() {
     let db = TestDatabase::new().await;
     let writers = Writers::start(&db, &dead_url()).await;
     writers.make_changes(9).await;
@@ -247,19 +544,24 @@ async fn the_relay_sends_oldest_first_and_leaves_young_rows_to_their_writer() {
     relay_outbox(&db.pool, &settings(&sink.url()))
         .await
         .unwrap();
-    let ids: Vec<String> = sink
-        .events()
-        .await
-        .iter()
-        .map(|e| e.header("ce-id").to_string())
-        .collect();
-    let mut sorted = ids.clone();
-    sorted.sort(); // UUIDv7 ids sort by creation time
-    assert_eq!(ids, sorted);
+    let events = sink.events().await;
+    assert_eq!(events.len(), 9);
+    let mut per_task: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for event in &events {
+        per_task
+            .entry(event.header("ce-subject").to_string())
+            .or_default()
+            .push(event.header("ce-id").to_string());
+    }
+    for ids in per_task.values() {
+        let mut sorted = ids.clone();
+        sorted.sort(); // UUIDv7 ids sort by creation time
+        assert_eq!(ids, &sorted);
+    }
 }
 
 #[tokio::test]
-async fn the_function_answers_post_with_a_report() {
+async fn the_function_answers_post_with_a_report_and_shows_the_outbox() {
     let db = TestDatabase::new().await;
     let sink = SinkMock::accepting().await;
     let relay = TestApp::spawn_on(
@@ -278,11 +580,24 @@ async fn the_function_answers_post_with_a_report() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.unwrap();
-    assert_eq!(report, json!({"sent": 0, "unsent": 0}));
-}
-
-#[test]
-fn k_sink_is_required() {
-    let err = RelaySettings::from_lookup(|_| None).unwrap_err();
-    assert!(err.to_string().starts_with("K_SINK is not set"));
+    assert_eq!(
+        report,
+        json!({"sent": 0, "failed": 0, "requeued": 0, "confirmed": 0, "parked_now": 0,
+               "pruned": 0, "unsent": 0, "unaudited": 0, "parked": 0})
+    );
+    let outbox: Value = relay.get("/outbox").await.json().await.unwrap();
+    assert_eq!(
+        outbox,
+        json!({"unsent": 0, "unaudited": 0, "parked": 0, "parked_events": []})
+    );
+    let retried = relay
+        .client
+        .post(relay.url("/outbox/retry-parked"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        retried.json::<Value>().await.unwrap(),
+        json!({"retried": 0})
+    );
 }

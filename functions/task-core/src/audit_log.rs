@@ -11,6 +11,8 @@ use crate::history::HistoryEntry;
 pub struct AuditRecord<'a> {
     pub event_type: &'a str,
     pub task_id: i64,
+    /// The change's place in its task's life (see `TaskEvent::sequence`).
+    pub task_sequence: i32,
     /// The whole CloudEvent in structured JSON form.
     pub event: &'a Value,
     pub event_id: &'a str,
@@ -29,29 +31,31 @@ impl AuditLog {
         Self { pool }
     }
 
-    /// Records an event once: a second delivery of the same (source, id) is
-    /// ignored. Returns whether this call wrote the row.
+    /// Records an event once: a second delivery of the same (source, id)
+    /// only counts the delivery. Returns whether this call wrote the row.
     pub async fn record(&self, record: &AuditRecord<'_>) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query!(
+        sqlx::query_scalar!(
             r#"
             INSERT INTO task_audit_log
-                (event_type, task_id, event_data, event_id, event_source, event_time)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (event_source, event_id) DO NOTHING
+                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (event_source, event_id)
+                DO UPDATE SET deliveries = task_audit_log.deliveries + 1
+            RETURNING deliveries = 1 AS "first!"
             "#,
             record.event_type,
             record.task_id,
+            record.task_sequence,
             record.event,
             record.event_id,
             record.event_source,
             record.event_time,
         )
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .fetch_one(&self.pool)
+        .await
     }
 
-    /// A task's events, oldest first.
+    /// A task's events in the order the changes were made.
     pub async fn history(&self, task_id: i64) -> Result<Vec<HistoryEntry>, sqlx::Error> {
         sqlx::query_as!(
             HistoryEntry,
@@ -60,7 +64,7 @@ impl AuditLog {
                    coalesce(event_data -> 'data', 'null'::jsonb) AS "data!"
             FROM task_audit_log
             WHERE task_id = $1
-            ORDER BY event_time NULLS LAST, id
+            ORDER BY task_sequence, id
             "#,
             task_id,
         )

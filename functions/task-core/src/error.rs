@@ -24,8 +24,8 @@ pub enum ApiError {
     /// If-Match named a version that is not the current one.
     #[error("task {} changed since you read it; it is now at version {}", .0.id, .0.version)]
     PreconditionFailed(Box<Task>),
-    #[error("the request body must be at most 64 KiB")]
-    PayloadTooLarge,
+    #[error("the request body must be at most {} KiB", .limit / 1024)]
+    PayloadTooLarge { limit: usize },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     /// The database cannot be reached (or is overloaded); retrying later can succeed.
@@ -49,7 +49,7 @@ impl ApiError {
             Self::TaskNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) | Self::SchemaOutdated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,7 +65,7 @@ impl ApiError {
             Self::RouteNotFound(_) => "urn:task-app:problem:route-not-found",
             Self::MethodNotAllowed { .. } => "urn:task-app:problem:method-not-allowed",
             Self::PreconditionFailed(_) => "urn:task-app:problem:stale-version",
-            Self::PayloadTooLarge => "urn:task-app:problem:payload-too-large",
+            Self::PayloadTooLarge { .. } => "urn:task-app:problem:payload-too-large",
             Self::UnsupportedMediaType => "urn:task-app:problem:unsupported-media-type",
             Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
                 "urn:task-app:problem:unavailable"
@@ -173,7 +173,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::BytesRejection(ref inner)
                 if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                Self::PayloadTooLarge
+                Self::PayloadTooLarge {
+                    limit: crate::app::BODY_LIMIT_BYTES,
+                }
             }
             // Syntax errors and wrong types or unknown fields alike are malformed
             // requests (400); 422 is kept for well-formed values that break a rule.

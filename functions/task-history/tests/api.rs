@@ -10,12 +10,21 @@ async fn app() -> TestApp {
     TestApp::spawn(task_history::FUNCTION, task_history::router()).await
 }
 
-async fn record(app: &TestApp, task_id: i64, event_type: &str, id: &str, time: &str, data: Value) {
+/// Records event `id`, the change number `sequence` of task `task_id`.
+async fn record(
+    app: &TestApp,
+    (task_id, sequence): (i64, i32),
+    event_type: &str,
+    id: &str,
+    time: &str,
+    data: Value,
+) {
     let event = json!({"specversion": "1.0", "id": id, "type": event_type, "data": data});
     AuditLog::new(app.db.pool.clone())
         .record(&AuditRecord {
             event_type,
             task_id,
+            task_sequence: sequence,
             event: &event,
             event_id: id,
             event_source: "/functions/test",
@@ -26,11 +35,12 @@ async fn record(app: &TestApp, task_id: i64, event_type: &str, id: &str, time: &
 }
 
 #[tokio::test]
-async fn lists_a_tasks_events_oldest_first_even_after_it_was_deleted() {
+async fn lists_a_tasks_changes_in_the_order_made_whatever_their_arrival_and_clocks() {
     let app = app().await;
+    // Arrived last-first; the update's clock ran behind the create's.
     record(
         &app,
-        5,
+        (5, 3),
         "task.deleted",
         "e3",
         "2026-11-24T10:00:03Z",
@@ -39,7 +49,7 @@ async fn lists_a_tasks_events_oldest_first_even_after_it_was_deleted() {
     .await;
     record(
         &app,
-        5,
+        (5, 1),
         "task.created",
         "e1",
         "2026-11-24T10:00:01Z",
@@ -48,16 +58,16 @@ async fn lists_a_tasks_events_oldest_first_even_after_it_was_deleted() {
     .await;
     record(
         &app,
-        5,
+        (5, 2),
         "task.updated",
         "e2",
-        "2026-11-24T10:00:02Z",
+        "2026-11-24T10:00:00Z",
         json!({"id": 5, "changes": {"title": {"old": "a", "new": "b"}}}),
     )
     .await;
     record(
         &app,
-        6,
+        (6, 1),
         "task.created",
         "other",
         "2026-11-24T10:00:00Z",

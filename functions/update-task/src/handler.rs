@@ -54,7 +54,7 @@ pub async fn update_task(
     let task = TaskRepository::update(&mut tx, &changed).await?;
     let change = TaskEvent::Updated(TaskUpdated::between(&current, &task));
     let event = events.cloudevent(&change, traceparent.as_deref());
-    let outbox_id = Outbox::enqueue(&mut tx, &event).await?;
+    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(
         task_id = task.id,
@@ -63,7 +63,7 @@ pub async fn update_task(
         "task updated"
     );
     events
-        .publish_committed(state.tasks.pool(), outbox_id, &event)
+        .publish_committed(state.tasks.pool(), enqueued, &event)
         .await;
     Ok(TaskResponse(task))
 }

@@ -87,3 +87,28 @@ async fn a_refused_update_sends_nothing() {
     assert!(sink.events().await.is_empty());
     assert_eq!(app.db.count_events().await, 0);
 }
+
+#[tokio::test]
+async fn an_update_behind_an_unsent_event_of_its_task_leaves_both_to_the_relay() {
+    let sink = SinkMock::accepting().await;
+    let (app, task) = seeded(&sink).await;
+    // An earlier change whose event could not be sent (its sink was down).
+    let unsent = publisher(update_task::FUNCTION, Some(&test_support::dead_url()), 500);
+    let earlier =
+        TestApp::spawn_on(&app.db, update_task::FUNCTION, update_task::router(unsent)).await;
+    assert_eq!(
+        put(&earlier, task.id, r#"{"title":"first"}"#)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.db.count_unsent_events().await, 1);
+
+    // Sending the next one now would overtake it: the relay sends both, in order.
+    assert_eq!(
+        put(&app, task.id, r#"{"title":"second"}"#).await.status(),
+        200
+    );
+    assert!(sink.events().await.is_empty());
+    assert_eq!(app.db.count_unsent_events().await, 2);
+}

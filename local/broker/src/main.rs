@@ -77,6 +77,10 @@ enum Command {
         /// A Knative Service's local URL, as NAME=URL (repeatable).
         #[arg(long = "service", value_parser = parse_service)]
         services: Vec<(String, String)>,
+        /// Overrides every Trigger's `delivery.retry`: a short retry budget,
+        /// for runs that outlast it on purpose.
+        #[arg(long)]
+        retry: Option<u32>,
     },
 }
 
@@ -148,18 +152,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|err| err.to_string())
         }
-        Command::Dispatcher { services } => {
+        Command::Dispatcher { services, retry } => {
             let resolver = Resolver {
                 services: services.into_iter().collect::<BTreeMap<_, _>>(),
                 kafka_sinks: manifests.kafka_sinks.clone(),
             };
             let default_dead_letter = dead_letter_topic(&common.namespace, &broker);
             let mut dispatches = Vec::new();
-            for trigger in manifests
+            for mut trigger in manifests
                 .triggers
                 .into_iter()
                 .filter(|t| t.broker == broker)
             {
+                if let Some(retry) = retry {
+                    tracing::info!(trigger = trigger.name, retry, "retry count overridden");
+                    trigger.retry = retry;
+                }
                 let subscriber = match resolver.resolve(&trigger.subscriber)? {
                     Target::Http(url) => EventSink::new(url, Duration::from_secs(30)),
                     Target::Topic(topic) => {

@@ -92,7 +92,7 @@ pub fn router(receiver: Receiver) -> Router {
         // Knative's ingress path: /<namespace>/<broker>.
         .route("/{namespace}/{broker}", post(receive))
         .route("/health", get(health))
-        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(DefaultBodyLimit::max(task_events::MAX_EVENT_BYTES))
         .with_state(receiver)
 }
 

@@ -8,9 +8,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use outbox_relay::handler::{RelaySettings, relay_outbox};
+use outbox_relay::relay::relay_outbox;
+use outbox_relay::settings::RelaySettings;
 use reqwest::Method;
 use serde_json::json;
+use task_events::outbox::RetryPolicy;
 use task_events::sink::EventSink;
 use test_support::{TestApp, TestDatabase, kafka, publisher};
 
@@ -79,14 +81,21 @@ async fn events_wait_in_the_outbox_while_the_broker_is_paused_and_arrive_once() 
 
     let relay = RelaySettings {
         sink: EventSink::new(receiver_url.clone(), Duration::from_secs(10)),
-        batch_size: 100,
         min_age: Duration::ZERO,
         budget: Duration::from_secs(60),
+        // Kafka is back: retry a failed send within half a second.
+        retry: RetryPolicy {
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            max_attempts: 1000,
+        },
+        ..RelaySettings::from_lookup(|name| (name == "K_SINK").then(|| receiver_url.clone()))
+            .unwrap()
     };
     let start = Instant::now();
     loop {
         let report = relay_outbox(&db.pool, &relay).await.unwrap();
-        if report.unsent == 0 {
+        if report.outbox.unsent == 0 {
             break;
         }
         assert!(

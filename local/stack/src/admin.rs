@@ -29,6 +29,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The word the control API and `stack service` take.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Kill => "kill",
+            Self::Start => "start",
+            Self::Restart => "restart",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "stop" => Self::Stop,
@@ -110,5 +122,60 @@ async fn act(
             StatusCode::SERVICE_UNAVAILABLE,
             "the stack is stopping".into(),
         ),
+    }
+}
+
+/// A client of a running stack's control API (the chaos run, `stack status`).
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl AdminClient {
+    /// `url`: the stack file's `admin_url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            url: url.into(),
+        }
+    }
+
+    /// Every service and its state.
+    pub async fn status(&self) -> Result<Vec<ServiceStatus>, String> {
+        let response = self
+            .client
+            .get(format!("{}/services", self.url))
+            .send()
+            .await
+            .map_err(|err| format!("the stack does not answer: {err}"))?;
+        response
+            .json()
+            .await
+            .map_err(|err| format!("the stack's answer: {err}"))
+    }
+
+    /// Does `action` to `service`; waits until it is done.
+    pub async fn act(&self, service: &str, action: Action) -> Result<(), String> {
+        let response = self
+            .client
+            .post(format!(
+                "{}/services/{service}/{}",
+                self.url,
+                action.as_str()
+            ))
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|err| format!("the stack does not answer: {err}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {service}: {}",
+                action.as_str(),
+                response.text().await.unwrap_or_default()
+            ))
+        }
     }
 }

@@ -24,6 +24,10 @@ pub struct Launch {
     pub relay_interval: Duration,
     /// Where the stack's output goes (none: discarded).
     pub log_file: Option<PathBuf>,
+    /// Overrides every Trigger's retry count (`stack up --trigger-retry`).
+    pub trigger_retry: Option<u32>,
+    /// Extra environment for the stack, e.g. the relay's `OUTBOX_*` settings.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running stack; stopped (SIGTERM, as Ctrl-C would) and its files removed on drop.
@@ -94,6 +98,13 @@ impl Launch {
                 "--relay-interval-ms",
                 &self.relay_interval.as_millis().to_string(),
             ])
+            .args(
+                self.trigger_retry
+                    .map(|retry| ["--trigger-retry".to_string(), retry.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .arg("--bin-dir")
             .arg(&self.bin_dir)
             .arg("--manifests")

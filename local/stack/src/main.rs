@@ -6,13 +6,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use local_stack::admin::{Action, AdminClient};
 use local_stack::gateway::GatewayConfig;
 use local_stack::lock::StackLock;
-use local_stack::service::{ServiceStatus, log};
+use local_stack::service::log;
 use local_stack::stack_file::StackFile;
 use local_stack::supervisor::{StackExit, StackOptions, up};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use task_core::routes::OUTBOX_RELAY;
+use task_events::outbox::ledger::{OutboxReport, Retried};
 
 /// Runs the task app on this machine the way Knative would run it.
 #[derive(Debug, Parser)]
@@ -49,6 +52,10 @@ enum Command {
         /// How often the outbox relay runs, in milliseconds.
         #[arg(long, env = "RELAY_INTERVAL_MS", default_value_t = 2000)]
         relay_interval_ms: u64,
+        /// Overrides every Trigger's `delivery.retry` for this stack (a short
+        /// retry budget, to see what happens beyond it).
+        #[arg(long, env = "TRIGGER_RETRY")]
+        trigger_retry: Option<u32>,
         /// Where the function binaries are.
         #[arg(long, env = "STACK_BIN_DIR", default_value = "target/debug")]
         bin_dir: PathBuf,
@@ -58,8 +65,15 @@ enum Command {
     },
     /// Stop a stack running in the background from the same state directory.
     Down,
-    /// Show every service of the running stack: pid, held, crash restarts.
+    /// Show every service of the running stack (pid, held, crash restarts)
+    /// and where the outbox's events stand (unsent, unaudited, parked).
     Status,
+    /// Where the outbox's events stand, with every parked event; with
+    /// `--retry-parked`, give the parked events a fresh set of attempts.
+    Outbox {
+        #[arg(long)]
+        retry_parked: bool,
+    },
     /// Act on one service of the running stack: stop, kill, start, restart,
     /// pause (SIGSTOP) or resume (SIGCONT).
     Service { name: String, action: String },
@@ -88,6 +102,7 @@ async fn main() -> ExitCode {
             broker_port,
             manifests,
             relay_interval_ms,
+            trigger_retry,
             bin_dir,
             web_dir,
         } => {
@@ -102,6 +117,7 @@ async fn main() -> ExitCode {
                 broker_port,
                 manifests_dir: manifests,
                 relay_interval: Duration::from_millis(relay_interval_ms),
+                trigger_retry,
             };
             match up(&options).await {
                 Ok(()) => {
@@ -120,7 +136,15 @@ async fn main() -> ExitCode {
             }
         }
         Command::Down => down(&cli.state_dir).await,
-        Command::Status => admin(&cli.state_dir, None).await,
+        Command::Status => {
+            let services = admin(&cli.state_dir, None).await;
+            if services == ExitCode::SUCCESS {
+                outbox(&cli.state_dir, false, false).await
+            } else {
+                services
+            }
+        }
+        Command::Outbox { retry_parked } => outbox(&cli.state_dir, true, retry_parked).await,
         Command::Service { name, action } => admin(&cli.state_dir, Some((name, action))).await,
         Command::Images => {
             for image in local_stack::images::built_images() {
@@ -135,7 +159,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Calls the running stack's control API.
+/// Calls the running stack's control API: does `act` (service, action), then
+/// lists every service.
 async fn admin(state_dir: &std::path::Path, act: Option<(String, String)>) -> ExitCode {
     let Ok(stack) = StackFile::read(state_dir) else {
         log(
@@ -144,58 +169,136 @@ async fn admin(state_dir: &std::path::Path, act: Option<(String, String)>) -> Ex
         );
         return ExitCode::FAILURE;
     };
-    let client = reqwest::Client::new();
-    let response = match &act {
-        None => {
-            client
-                .get(format!("{}/services", stack.admin_url))
-                .send()
-                .await
+    let client = AdminClient::new(stack.admin_url);
+    if let Some((name, action)) = act {
+        let Some(action) = Action::parse(&action) else {
+            log(
+                "stack",
+                &format!(
+                    "error: unknown action {action:?}: stop, kill, start, restart, pause or resume"
+                ),
+            );
+            return ExitCode::FAILURE;
+        };
+        if let Err(err) = client.act(&name, action).await {
+            log("stack", &format!("error: {err}"));
+            return ExitCode::FAILURE;
         }
-        Some((name, action)) => {
-            client
-                .post(format!("{}/services/{name}/{action}", stack.admin_url))
-                .send()
-                .await
-        }
-    };
-    match response {
-        Ok(response) if response.status().is_success() => {
-            let text = response.text().await.unwrap_or_default();
-            match serde_json::from_str::<Vec<ServiceStatus>>(&text) {
-                Ok(services) => {
-                    println!(
-                        "{:<16} {:>8}  {:<8} crash restarts",
-                        "service", "pid", "state"
-                    );
-                    for s in services {
-                        let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-                        let state = if s.held {
-                            "stopped"
-                        } else if s.pid.is_some() {
-                            "running"
-                        } else {
-                            "exited"
-                        };
-                        println!("{:<16} {pid:>8}  {state:<8} {}", s.name, s.crash_restarts);
-                    }
-                }
-                Err(_) => log("stack", &text),
+    }
+    match client.status().await {
+        Ok(services) => {
+            println!(
+                "{:<16} {:>8}  {:<8} crash restarts",
+                "service", "pid", "state"
+            );
+            for s in services {
+                let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                let state = if s.held {
+                    "stopped"
+                } else if s.pid.is_some() {
+                    "running"
+                } else {
+                    "exited"
+                };
+                println!("{:<16} {pid:>8}  {state:<8} {}", s.name, s.crash_restarts);
             }
             ExitCode::SUCCESS
         }
-        Ok(response) => {
-            log(
-                "stack",
-                &format!("error: {}", response.text().await.unwrap_or_default()),
-            );
-            ExitCode::FAILURE
-        }
         Err(err) => {
-            log("stack", &format!("error: the stack does not answer: {err}"));
+            log("stack", &format!("error: {err}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Asks the running stack's outbox relay where the outbox stands (and, with
+/// `retry_parked`, to give parked events a fresh set of attempts).
+async fn outbox(state_dir: &std::path::Path, list_parked: bool, retry_parked: bool) -> ExitCode {
+    let Ok(stack) = StackFile::read(state_dir) else {
+        log(
+            "stack",
+            &format!("no stack is running from {}", state_dir.display()),
+        );
+        return ExitCode::FAILURE;
+    };
+    let Some(relay) = stack.functions.get(OUTBOX_RELAY) else {
+        log("stack", "the stack has no outbox relay");
+        return ExitCode::FAILURE;
+    };
+    let client = reqwest::Client::new();
+    if retry_parked {
+        match client
+            .post(format!("{relay}/outbox/retry-parked"))
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                let retried: Retried = match response.json().await {
+                    Ok(retried) => retried,
+                    Err(err) => {
+                        log("stack", &format!("error: the relay's answer: {err}"));
+                        return ExitCode::FAILURE;
+                    }
+                };
+                println!(
+                    "{} parked event(s) queued again; the next relay run sends them",
+                    retried.retried
+                );
+            }
+            Ok(response) => {
+                log(
+                    "stack",
+                    &format!("error: the relay answered {}", response.status()),
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                log("stack", &format!("error: the relay does not answer: {err}"));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let report: OutboxReport = match client.get(format!("{relay}/outbox")).send().await {
+        Ok(response) if response.status().is_success() => match response.json().await {
+            Ok(report) => report,
+            Err(err) => {
+                log("stack", &format!("error: the relay's answer: {err}"));
+                return ExitCode::FAILURE;
+            }
+        },
+        Ok(response) => {
+            log(
+                "stack",
+                &format!("error: the relay answered {}", response.status()),
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            log("stack", &format!("error: the relay does not answer: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let status = report.status;
+    println!(
+        "\noutbox: {} unsent, {} sent and not yet audited, {} parked",
+        status.unsent, status.unaudited, status.parked
+    );
+    if list_parked {
+        for event in &report.parked_events {
+            println!(
+                "  parked: outbox row {} event {} (task {}), {} attempts: {}",
+                event.outbox_id,
+                event.event_id,
+                event.task_id,
+                event.attempts,
+                event.last_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if status.parked > 0 && !retry_parked {
+        println!("  fix the cause, then queue them again: task outbox:retry");
+    }
+    ExitCode::SUCCESS
 }
 
 async fn down(state_dir: &std::path::Path) -> ExitCode {

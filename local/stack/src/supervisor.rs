@@ -45,6 +45,9 @@ pub struct StackOptions {
     pub manifests_dir: PathBuf,
     /// How often the outbox relay is invoked (a PingSource on Knative).
     pub relay_interval: Duration,
+    /// Overrides every Trigger's `delivery.retry` (a short retry budget, for
+    /// runs that outlast it on purpose).
+    pub trigger_retry: Option<u32>,
 }
 
 impl StackOptions {
@@ -143,6 +146,7 @@ async fn start_and_supervise(
     let relay_url = stack.functions[OUTBOX_RELAY].clone();
     let client = reqwest::Client::new();
     let mut last_relay = Instant::now();
+    let mut restarted = Vec::new();
     loop {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
@@ -164,7 +168,11 @@ async fn start_and_supervise(
                 if !service.restart()? {
                     return Err(StackExit::Crashing(service.name.clone()).into());
                 }
+                restarted.push(service.name.clone());
             }
+        }
+        for name in restarted.drain(..) {
+            restart_dependents(&name, services).await?;
         }
     }
 }
@@ -202,9 +210,40 @@ async fn handle(request: Request, services: &mut [Service]) {
                 Action::Pause => target.signal(Signal::SIGSTOP),
                 Action::Resume => target.signal(Signal::SIGCONT),
             };
+            let result = match (result, action) {
+                (Ok(()), Action::Start | Action::Restart) => {
+                    restart_dependents(&service, services).await
+                }
+                (result, _) => result,
+            };
             let _ = reply.send(result.map_err(|err| err.to_string()));
         }
     }
+}
+
+/// tansu keeps its data in memory: when it starts again it has no topics and
+/// no consumer offsets, so the local broker's halves start again too (and
+/// create the topic anew). What tansu held is lost; the relay's
+/// reconciliation sends it again. (Kafka on a cluster keeps its data.)
+async fn restart_dependents(service: &str, services: &mut [Service]) -> std::io::Result<()> {
+    if service != "kafka" {
+        return Ok(());
+    }
+    for dependent in services
+        .iter_mut()
+        .filter(|s| matches!(s.name.as_str(), "broker-ingress" | "broker-dispatch") && !s.is_held())
+    {
+        log(
+            "stack",
+            &format!(
+                "{}: restarting (Kafka started again, empty)",
+                dependent.name
+            ),
+        );
+        dependent.hold(false, STOP_GRACE).await;
+        dependent.release()?;
+    }
+    Ok(())
 }
 
 /// Every port must be free before anything starts, with a hint when it is not.
@@ -384,6 +423,9 @@ async fn start_broker_dispatcher(
 ) -> anyhow::Result<()> {
     let port = options.broker_port + 1;
     let mut args: Vec<OsString> = vec!["dispatcher".into()];
+    if let Some(retry) = options.trigger_retry {
+        args.extend(["--retry".into(), retry.to_string().into()]);
+    }
     for (name, function_port) in functions {
         args.push("--service".into());
         args.push(format!("{name}=http://127.0.0.1:{function_port}/").into());
@@ -447,8 +489,23 @@ fn function_env(
     if EVENT_SENDERS.contains(&name) {
         env.insert("K_SINK".into(), event_sink.to_string());
     }
+    if name == OUTBOX_RELAY {
+        // The relay runs every few seconds here, not every minute: an event
+        // missing from the audit log is sent again after seconds, not minutes.
+        env.extend(RELAY_LOCAL_SETTINGS.map(|(k, v)| (k.to_string(), v.to_string())));
+        // The supervisor's own OUTBOX_* and RELAY_* settings win (tests, chaos).
+        env.extend(
+            std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_") || k.starts_with("RELAY_")),
+        );
+    }
     env
 }
+
+/// The relay's settings on the local stack (its defaults suit Knative).
+const RELAY_LOCAL_SETTINGS: [(&str, &str); 2] = [
+    ("OUTBOX_AUDIT_GRACE_MS", "10000"),
+    ("OUTBOX_RETRY_MAX_MS", "60000"),
+];
 
 async fn start_gateway(
     options: &StackOptions,

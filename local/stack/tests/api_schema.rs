@@ -21,6 +21,8 @@ fn the_api_keeps_its_openapi_document_under_generated_input() {
         manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
         relay_interval: Duration::from_secs(2),
         log_file: None,
+        trigger_retry: None,
+        env: Vec::new(),
     }
     .start()
     .expect("the stack starts");

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use cloudevents::{EventBuilder, EventBuilderV10};
 use local_broker::filter::matches_all;
@@ -235,13 +236,30 @@ fn every_overlay_renders_and_keeps_the_promises() {
             ),
             Some("Kafka")
         );
-        check_triggers(&documents, &context);
+        let retry_budget = check_triggers(&documents, &context);
+        // The relay sends an event again only once the broker has given up on it.
+        let relay = services
+            .iter()
+            .find(|s| str_at(s, &["metadata", "name"]) == Some(OUTBOX_RELAY))
+            .unwrap_or_else(|| panic!("{context}: no {OUTBOX_RELAY} Service"));
+        let grace_ms: u64 = container(relay)["env"]
+            .as_sequence()
+            .and_then(|env| {
+                env.iter()
+                    .find(|e| e["name"].as_str() == Some("OUTBOX_AUDIT_GRACE_MS"))
+            })
+            .and_then(|e| e["value"].as_str()?.parse().ok())
+            .unwrap_or_else(|| panic!("{context}: {OUTBOX_RELAY} sets no OUTBOX_AUDIT_GRACE_MS"));
+        assert!(
+            Duration::from_millis(grace_ms) > retry_budget,
+            "{context}: the audit grace ({grace_ms} ms) must outlast the Trigger's retry budget ({retry_budget:?})"
+        );
     }
 }
 
 /// Every event type has an ordered Trigger with retries and a dead-letter sink
-/// that delivers it to the audit function.
-fn check_triggers(documents: &[Value], context: &str) {
+/// that delivers it to the audit function. Returns the longest retry budget.
+fn check_triggers(documents: &[Value], context: &str) -> Duration {
     let dir = std::env::temp_dir().join(format!(
         "rendered-{}-{}",
         std::process::id(),
@@ -256,6 +274,7 @@ fn check_triggers(documents: &[Value], context: &str) {
     std::fs::write(dir.join("rendered.yaml"), text).unwrap();
     let manifests = Manifests::load(&dir).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+    let mut budget = Duration::ZERO;
     for event_type in TaskEventType::ALL {
         let event = EventBuilderV10::new()
             .id("1")
@@ -286,7 +305,13 @@ fn check_triggers(documents: &[Value], context: &str) {
             "{context}: {} needs a dead-letter sink",
             trigger.name
         );
+        budget = budget.max(
+            (1..=trigger.retry)
+                .map(|retry| trigger.backoff(retry))
+                .sum(),
+        );
     }
+    budget
 }
 
 /// The committed edge router config is what the route table generates.

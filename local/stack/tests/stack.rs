@@ -39,6 +39,8 @@ fn start_stack() -> RunningStack {
         manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
         relay_interval: Duration::from_secs(2),
         log_file: None,
+        trigger_retry: None,
+        env: Vec::new(),
     }
     .start()
     .expect("the stack starts")
@@ -181,6 +183,47 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     assert_eq!(audited, 3);
     pool.close().await;
 
+    // The largest change the API takes (every character one JSON escapes to
+    // six bytes: its task.updated event is about 185 KB) travels the whole
+    // path: gateway, function, broker ingress, Kafka, dispatcher, audit.
+    let text = |c: char, n: usize| c.to_string().repeat(n);
+    let response = client
+        .post(format!("{gateway}/api/tasks"))
+        .json(&json!({"title": text('\u{1}', 255), "description": text('😀', 10_000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let large: Value = response.json().await.unwrap();
+    let large_url = format!("{gateway}/api/tasks/{}", large["id"]);
+    let response = client
+        .put(&large_url)
+        .json(&json!({"title": text('\u{2}', 255), "description": text('\u{3}', 10_000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let start = Instant::now();
+    let history = loop {
+        let history: Vec<Value> = client
+            .get(format!("{large_url}/history"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if history.len() >= 2 || start.elapsed() > Duration::from_secs(10) {
+            break history;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(history.len(), 2, "the largest update was not audited");
+    let changes = &history[1]["data"]["changes"];
+    assert_eq!(changes["description"]["old"], text('😀', 10_000));
+    assert_eq!(changes["description"]["new"], text('\u{3}', 10_000));
+    assert_eq!(changes["title"]["new"], text('\u{2}', 255));
+
     // The audit function and the relay are not reachable through the gateway.
     let response = client.post(format!("{gateway}/")).send().await.unwrap();
     assert_ne!(response.status(), 204);
@@ -262,6 +305,10 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
             "{service} missing from `stack status`:\n{listing}"
         );
     }
+    assert!(
+        listing.contains("0 parked"),
+        "`stack status` shows the outbox:\n{listing}"
+    );
 
     // `stack down` stops everything and removes stack.json.
     let down = stack_command(&running.state_dir)

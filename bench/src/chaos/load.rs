@@ -1,0 +1,167 @@
+//! The load of a chaos run: clients making random creates, updates and
+//! deletes through the gateway, each acknowledged change recorded with the
+//! fault it happened under.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use task_core::task::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
+use task_events::TaskEventType;
+
+/// A change a client was told succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub task: i64,
+    pub kind: TaskEventType,
+    /// The version it left the task at (0 for a deletion, whose answer has no body).
+    pub version: i32,
+    /// The fault under way when it was acknowledged (an index into the run's faults).
+    pub phase: usize,
+}
+
+/// What every client saw.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub acknowledged: Vec<Change>,
+    pub statuses: BTreeMap<u16, u64>,
+    pub no_response: u64,
+    /// Acknowledged changes of the largest valid size.
+    pub largest: u64,
+}
+
+/// What the clients share with the run that steers them.
+#[derive(Debug, Default)]
+pub struct Load {
+    pub tally: Mutex<Tally>,
+    live: Mutex<Vec<i64>>,
+    /// The fault under way.
+    pub phase: AtomicUsize,
+    /// While set, every create and update carries the largest valid title and description.
+    pub largest: AtomicBool,
+    pub stop: AtomicBool,
+}
+
+impl Load {
+    /// Runs `clients` clients until [`Load::stop`] is set.
+    pub fn start(
+        self: &Arc<Self>,
+        clients: usize,
+        gateway: &str,
+        think: Duration,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client");
+        (0..clients)
+            .map(|_| {
+                let (load, client, gateway) = (self.clone(), client.clone(), gateway.to_string());
+                tokio::spawn(async move {
+                    while !load.stop.load(Ordering::SeqCst) {
+                        load.one_change(&client, &gateway).await;
+                        tokio::time::sleep(think).await;
+                    }
+                })
+            })
+            .collect()
+    }
+
+    pub fn tally(&self) -> Tally {
+        self.tally.lock().expect("the tally lock").clone()
+    }
+
+    /// One random change through the gateway, recorded in the tally.
+    async fn one_change(&self, client: &reqwest::Client, gateway: &str) {
+        let pick = fastrand::u8(0..100);
+        let target = {
+            let mut live = self.live.lock().expect("the live lock");
+            if live.is_empty() || pick < 45 {
+                None
+            } else if pick < 80 {
+                Some((live[fastrand::usize(0..live.len())], TaskEventType::Updated))
+            } else {
+                let index = fastrand::usize(0..live.len());
+                Some((live.swap_remove(index), TaskEventType::Deleted))
+            }
+        };
+        let largest = self.largest.load(Ordering::SeqCst);
+        let (title, description) = if largest {
+            largest_text()
+        } else {
+            (format!("chaos {}", fastrand::u64(..)), None)
+        };
+        let request = match target {
+            None => client
+                .post(format!("{gateway}/api/tasks"))
+                .json(&json!({"title": title, "description": description})),
+            Some((id, TaskEventType::Updated)) => {
+                let status = ["pending", "in_progress", "complete"][fastrand::usize(0..3)];
+                client
+                    .put(format!("{gateway}/api/tasks/{id}"))
+                    .json(&json!({"title": title, "description": description, "status": status}))
+            }
+            Some((id, _)) => client.delete(format!("{gateway}/api/tasks/{id}")),
+        };
+        let phase = self.phase.load(Ordering::SeqCst);
+        let Ok(response) = request.send().await else {
+            self.tally.lock().expect("the tally lock").no_response += 1;
+            return;
+        };
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let mut tally = self.tally.lock().expect("the tally lock");
+        *tally.statuses.entry(status).or_default() += 1;
+        if !(200..300).contains(&status) {
+            return;
+        }
+        let version = body["version"].as_i64().unwrap_or(0) as i32;
+        let change = match target {
+            None => {
+                let Some(id) = body["id"].as_i64() else {
+                    return;
+                };
+                self.live.lock().expect("the live lock").push(id);
+                Change {
+                    task: id,
+                    kind: TaskEventType::Created,
+                    version,
+                    phase,
+                }
+            }
+            Some((id, kind @ TaskEventType::Updated)) => Change {
+                task: id,
+                kind,
+                version,
+                phase,
+            },
+            Some((id, kind)) => Change {
+                task: id,
+                kind,
+                version: 0,
+                phase,
+            },
+        };
+        if largest && change.kind != TaskEventType::Deleted {
+            tally.largest += 1;
+        }
+        tally.acknowledged.push(change);
+    }
+}
+
+/// The largest title and description the API takes, of characters JSON
+/// escapes to six bytes (U+0001 to U+0008: not whitespace, so not trimmed)
+/// or carries as four (an emoji), at random.
+fn largest_text() -> (String, Option<String>) {
+    let c = if fastrand::bool() {
+        char::from_u32(fastrand::u32(1..9)).unwrap_or('\u{1}')
+    } else {
+        char::from_u32(fastrand::u32(0x1F600..0x1F64F)).unwrap_or('😀')
+    };
+    (
+        c.to_string().repeat(TITLE_MAX_CHARS),
+        Some(c.to_string().repeat(DESCRIPTION_MAX_CHARS)),
+    )
+}

@@ -1,0 +1,395 @@
+//! `chaos`: mixed creates, updates and deletes through the gateway while, one
+//! after another, parts of the stack fail, some for longer than the Trigger's
+//! retry budget. After each fault it waits until every change acknowledged so
+//! far is in the audit log (the time to converge); at the end it checks, per
+//! fault, that no acknowledged change was lost or recorded twice, that no
+//! task's recorded life has a gap, that the poison rows (and only they) are
+//! parked, and that every process recovered by itself.
+
+mod faults;
+mod load;
+mod verdict;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use local_stack::admin::{Action, AdminClient};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use task_events::outbox::Outbox;
+use task_events::outbox::ledger::OutboxStatus;
+
+use crate::stack_launch;
+use faults::{Fault, Injected, Injector, Step};
+use load::Load;
+use verdict::AuditView;
+
+/// The local Trigger's retries in a chaos run, with the manifest's 1 s
+/// exponential backoff: 1 + 2 = 3 s, so the audit outage outlasts it.
+const TRIGGER_RETRY: u32 = 2;
+
+/// How a run is paced.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The short run of `task test` (a minute or two) instead of the full one.
+    pub short: bool,
+    pub clients: usize,
+    /// Pause between one client's requests.
+    pub think: Duration,
+    /// Which build's binaries to run (debug or release).
+    pub profile: String,
+}
+
+/// Durations of one kind of run.
+struct Timing {
+    outage: Duration,
+    /// Longer than the Trigger's retry budget.
+    audit_outage: Duration,
+    converge_limit: Duration,
+    relay_interval: Duration,
+    /// The relay's settings: what a missing audit row waits for, how sends
+    /// back off, and after how many attempts a row is parked. The attempts
+    /// outlast the audit outage; poison rows use them up within the run.
+    relay: [(&'static str, &'static str); 4],
+}
+
+impl Timing {
+    fn of(short: bool) -> Self {
+        if short {
+            Self {
+                outage: Duration::from_secs(5),
+                audit_outage: Duration::from_secs(10),
+                converge_limit: Duration::from_secs(90),
+                relay_interval: Duration::from_secs(1),
+                relay: [
+                    ("OUTBOX_AUDIT_GRACE_MS", "2000"),
+                    ("OUTBOX_RETRY_FIRST_MS", "250"),
+                    ("OUTBOX_RETRY_MAX_MS", "2000"),
+                    ("OUTBOX_MAX_ATTEMPTS", "10"),
+                ],
+            }
+        } else {
+            Self {
+                outage: Duration::from_secs(15),
+                audit_outage: Duration::from_secs(45),
+                converge_limit: Duration::from_secs(150),
+                relay_interval: Duration::from_secs(1),
+                relay: [
+                    ("OUTBOX_AUDIT_GRACE_MS", "3000"),
+                    ("OUTBOX_RETRY_FIRST_MS", "500"),
+                    ("OUTBOX_RETRY_MAX_MS", "5000"),
+                    ("OUTBOX_MAX_ATTEMPTS", "14"),
+                ],
+            }
+        }
+    }
+
+    fn plan(&self) -> Vec<Step> {
+        let outage = |services, down, up, outage| Fault::Outage {
+            services,
+            down,
+            up,
+            outage,
+        };
+        let secs = |d: Duration| d.as_secs();
+        vec![
+            Step {
+                name: format!("Kafka paused {} s", secs(self.outage)),
+                fault: outage(&["kafka"], Action::Pause, Action::Resume, self.outage),
+            },
+            Step {
+                name: format!(
+                    "broker ingress and dispatcher stopped {} s",
+                    secs(self.outage)
+                ),
+                fault: outage(
+                    &["broker-ingress", "broker-dispatch"],
+                    Action::Stop,
+                    Action::Start,
+                    self.outage,
+                ),
+            },
+            Step {
+                name: format!(
+                    "audit killed, down {} s (past the Trigger's retries)",
+                    secs(self.audit_outage)
+                ),
+                fault: outage(&["audit"], Action::Kill, Action::Start, self.audit_outage),
+            },
+            Step {
+                name: "Kafka restarted (its in-memory events lost)".into(),
+                fault: Fault::Restart("kafka"),
+            },
+            Step {
+                name: "PostgreSQL restarted".into(),
+                fault: Fault::Restart("postgres"),
+            },
+            Step {
+                name: format!("largest valid changes for {} s", secs(self.outage)),
+                fault: Fault::LargestChanges {
+                    during: self.outage,
+                },
+            },
+            Step {
+                name: "poison outbox rows".into(),
+                fault: Fault::PoisonRows,
+            },
+            Step {
+                name: "200 delivered events replayed".into(),
+                fault: Fault::Replay { events: 200 },
+            },
+        ]
+    }
+}
+
+pub(crate) fn say(message: &str) {
+    println!("chaos | {message}");
+}
+
+/// How one fault went.
+struct Phase {
+    name: String,
+    injected: Injected,
+    converged: Option<Duration>,
+}
+
+/// Runs the faults; true when every check passed.
+pub async fn run(options: &Options) -> anyhow::Result<bool> {
+    let timing = Timing::of(options.short);
+    say("starting the local stack (its log: target/bench/chaos-stack.log)");
+    let mut launch = stack_launch(&options.profile, timing.relay_interval, "chaos-stack.log")?;
+    launch.trigger_retry = Some(TRIGGER_RETRY);
+    launch.env = timing
+        .relay
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let running = launch.start().map_err(anyhow::Error::msg)?;
+    let stack = running.stack.clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&stack.database_url)
+        .await?;
+    let load = Arc::new(Load::default());
+    say(&format!(
+        "{} clients; the Trigger retries {TRIGGER_RETRY} times; relay settings {:?}",
+        options.clients, timing.relay
+    ));
+    let clients = load.start(options.clients, &stack.gateway_url, options.think);
+    let injector = Injector {
+        admin: AdminClient::new(stack.admin_url.clone()),
+        pool: pool.clone(),
+        load: load.clone(),
+        audit_url: stack.functions["audit"].clone(),
+        client: reqwest::Client::new(),
+    };
+
+    let mut phases: Vec<Phase> = Vec::new();
+    let mut poison: Vec<i64> = Vec::new();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (index, step) in timing.plan().into_iter().enumerate() {
+        load.phase.store(index, Ordering::SeqCst);
+        say(&format!("fault {}: {}", index + 1, step.name));
+        let injected = injector.inject(&step.fault).await?;
+        poison.extend(&injected.poison);
+        let acknowledged = load.tally().acknowledged.len();
+        let converged = converge(
+            &pool,
+            &load,
+            acknowledged,
+            poison.len(),
+            timing.converge_limit,
+        )
+        .await?;
+        match converged {
+            Some(after) => say(&format!(
+                "  converged {:.1} s after the fault",
+                after.as_secs_f64()
+            )),
+            None => say(&format!(
+                "  NOT converged within {:?}",
+                timing.converge_limit
+            )),
+        }
+        phases.push(Phase {
+            name: step.name,
+            injected,
+            converged,
+        });
+    }
+    load.stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await?;
+    }
+    say("load stopped; waiting until the outbox is settled");
+    let acknowledged = load.tally().acknowledged.len();
+    let settled = converge(
+        &pool,
+        &load,
+        acknowledged,
+        poison.len(),
+        timing.converge_limit,
+    )
+    .await?;
+    let outbox = Outbox::status(&pool).await?;
+    let parked: Vec<i64> = Outbox::parked(&pool, 100)
+        .await?
+        .iter()
+        .map(|p| p.outbox_id)
+        .collect();
+
+    let restarted: Vec<String> = injector
+        .admin
+        .status()
+        .await
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .filter(|s| s.crash_restarts > 0)
+        .map(|s| s.name)
+        .collect();
+    let mut unhealthy = Vec::new();
+    for (name, url) in &stack.functions {
+        let ok = injector
+            .client
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if !ok {
+            unhealthy.push(name.clone());
+        }
+    }
+    let audit = AuditView::read(&pool).await?;
+    let tally = load.tally();
+
+    println!();
+    say("results per fault (changes acknowledged while it was under way)");
+    println!(
+        "  {:<58} {:>7} {:>5} {:>10} {:>10}",
+        "fault", "changes", "lost", "duplicated", "converged"
+    );
+    let mut passed = true;
+    for (index, phase) in phases.iter().enumerate() {
+        let changes: Vec<_> = tally
+            .acknowledged
+            .iter()
+            .filter(|c| c.phase == index)
+            .collect();
+        let (lost, duplicated) = (
+            audit.lost(changes.iter().copied()),
+            audit.duplicated(changes.iter().copied()),
+        );
+        let converged = phase
+            .converged
+            .map(|d| format!("{:.1} s", d.as_secs_f64()))
+            .unwrap_or_else(|| "NO".into());
+        println!(
+            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {converged:>10}",
+            phase.name,
+            changes.len()
+        );
+        passed &= lost == 0 && duplicated == 0 && phase.converged.is_some();
+        if let Some((answered, sent)) = phase.injected.replayed {
+            passed &= answered == sent && sent > 0;
+        }
+    }
+    let unexpected: u64 = tally
+        .statuses
+        .iter()
+        .filter(|(status, _)| !(**status < 300 || (400..500).contains(*status) || **status == 503))
+        .map(|(_, n)| n)
+        .sum();
+    let mut poison_sorted = poison.clone();
+    poison_sorted.sort_unstable();
+    let replayed: usize = phases
+        .iter()
+        .filter_map(|p| p.injected.replayed)
+        .map(|r| r.1)
+        .sum();
+    println!();
+    say("results of the whole run");
+    println!(
+        "  changes acknowledged to clients   {}",
+        tally.acknowledged.len()
+    );
+    println!("  of them, of the largest size      {}", tally.largest);
+    println!("  audit rows                        {}", audit.total);
+    println!(
+        "  lost (acknowledged, no row)       {}",
+        audit.lost(&tally.acknowledged)
+    );
+    println!(
+        "  duplicated (one change, two rows) {}",
+        audit.duplicated_rows()
+    );
+    println!("  gaps in a task's recorded life    {}", audit.gaps());
+    println!(
+        "  events delivered more than once   {} ({} extra deliveries, absorbed)",
+        audit.redelivered_events, audit.extra_deliveries
+    );
+    println!("  responses by status               {:?}", tally.statuses);
+    println!("  requests without a response       {}", tally.no_response);
+    println!("  unexpected statuses               {unexpected}");
+    println!("  outbox at the end                 {}", describe(&outbox));
+    println!("  parked rows / poison rows         {parked:?} / {poison_sorted:?}");
+    println!(
+        "  settled after the load            {}",
+        settled
+            .map(|d| format!("{:.1} s", d.as_secs_f64()))
+            .unwrap_or_else(|| "NO".into())
+    );
+    println!("  restarted after a crash           {restarted:?}");
+    println!("  unhealthy at the end              {unhealthy:?}");
+    passed &= audit.lost(&tally.acknowledged) == 0
+        && audit.duplicated_rows() == 0
+        && audit.gaps() == 0
+        // The replays reached the audit function again: the counter can count.
+        && audit.redelivered_events as usize >= replayed
+        && unexpected == 0
+        && settled.is_some()
+        && outbox.unsent == 0
+        && outbox.unaudited == 0
+        && parked == poison_sorted
+        && restarted.is_empty()
+        && unhealthy.is_empty()
+        && tally.largest > 0
+        && !tally.acknowledged.is_empty();
+    say(if passed { "PASSED" } else { "FAILED" });
+    Ok(passed)
+}
+
+fn describe(outbox: &OutboxStatus) -> String {
+    format!(
+        "{} unsent, {} unaudited, {} parked",
+        outbox.unsent, outbox.unaudited, outbox.parked
+    )
+}
+
+/// Waits until the first `acknowledged` changes are all in the audit log and
+/// exactly `parked` rows are parked (and, once the load has stopped, nothing
+/// else is left in the outbox); returns how long it took, or `None` past `limit`.
+async fn converge(
+    pool: &PgPool,
+    load: &Load,
+    acknowledged: usize,
+    parked: usize,
+    limit: Duration,
+) -> anyhow::Result<Option<Duration>> {
+    let start = Instant::now();
+    let stopped = load.stop.load(Ordering::SeqCst);
+    while start.elapsed() < limit {
+        let audit = AuditView::read(pool).await;
+        let status = Outbox::status(pool).await;
+        if let (Ok(audit), Ok(status)) = (audit, status) {
+            let changes = load.tally().acknowledged;
+            let all_audited = audit.lost(&changes[..acknowledged]) == 0;
+            let settled = !stopped || (status.unsent == 0 && status.unaudited == 0);
+            if all_audited && settled && status.parked == parked as i64 {
+                return Ok(Some(start.elapsed()));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(None)
+}
