@@ -10,7 +10,7 @@ use task_core::AppState;
 /// This function's name on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "audit";
 
-/// Takes every event the broker can carry (far more than the API's 64 KiB
+/// Takes every event the broker can carry (far more than the API's 128 KiB
 /// request limit: an update carries the task and its old and new values).
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -234,7 +234,7 @@ async fn every_change_has_its_place_in_the_tasks_life() {
 
 /// The largest event a valid API request can cause (a 255-character title
 /// and a 10,000-character description both replaced, every character one
-/// that JSON escapes to six bytes) is far over the API's 64 KiB request limit;
+/// that JSON escapes to six bytes) is larger than any API request;
 /// the audit function takes it. Only what the broker cannot carry is 413.
 #[tokio::test]
 async fn the_largest_valid_change_is_recorded_and_only_what_no_broker_carries_is_413() {

@@ -21,7 +21,7 @@ use task_events::publisher::EventPublisher;
         (status = 201, description = "The task was created", body = Task,
             headers(("Location" = String, description = "/api/tasks/{id}"), ("ETag" = String, description = "The task's version"))),
         (status = 400, description = "Malformed JSON, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 128 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),

@@ -163,10 +163,28 @@ async fn a_body_that_is_not_json_is_415() {
     assert_eq!(app.db.count_tasks().await, 0);
 }
 
+/// The largest valid task, every character written as a JSON surrogate
+/// pair escape (12 bytes each), as some clients send it.
 #[tokio::test]
-async fn a_body_over_64_kib_is_413() {
+async fn the_largest_valid_task_fits_however_its_json_is_escaped() {
     let app = app().await;
-    let body = json!({"title": "x", "description": "d".repeat(64 * 1024)});
+    let escaped = |n: usize| "\\ud83d\\ude00".repeat(n);
+    let body = format!(
+        r#"{{"title": "{}", "description": "{}", "status": "in_progress"}}"#,
+        escaped(255),
+        escaped(10_000)
+    );
+    assert!(body.len() > 120_000);
+    let response = post(&app, &body).await;
+    assert_eq!(response.status(), 201);
+    let task: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(task["description"], "😀".repeat(10_000));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = app().await;
+    let body = json!({"title": "x", "description": "d".repeat(task_core::BODY_LIMIT_BYTES)});
     assert_problem(post(&app, &body.to_string()).await, 413).await;
     assert_eq!(app.db.count_tasks().await, 0);
 }

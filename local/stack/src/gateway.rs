@@ -124,7 +124,7 @@ impl GatewayConfig {
              \x20   uwsgi_temp_path {runtime}/uwsgi;\n\
              \x20   scgi_temp_path {runtime}/scgi;\n\
              \x20   server_tokens off;\n\
-             \x20   # The functions refuse bodies over 64 KiB with a problem; nginx only\n\
+             \x20   # The functions refuse bodies over 128 KiB with a problem; nginx only\n\
              \x20   # stops what is far beyond that.\n\
              \x20   client_max_body_size 1m;\n\
              \x20   client_body_buffer_size 1m;\n\
@@ -279,7 +279,10 @@ impl GatewayConfig {
                 413,
                 "Payload Too Large",
                 "payload-too-large",
-                "the request body must be at most 64 KiB"
+                &format!(
+                    "the request body must be at most {} KiB",
+                    task_core::BODY_LIMIT_BYTES / 1024
+                )
             ),
             not_allowed = problem(
                 405,
