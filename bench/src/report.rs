@@ -214,6 +214,8 @@ pub fn markdown(results: &Value) -> String {
         );
     }
 
+    scale_section(&mut md, results);
+
     let web = &results["web"];
     let _ = writeln!(
         md,
@@ -225,6 +227,48 @@ pub fn markdown(results: &Value) -> String {
         spread(&web["first_task_list_ms"], 0)
     );
     md
+}
+
+/// The scale table: each route at the small and the large table side by side.
+fn scale_section(md: &mut String, results: &Value) {
+    let Some(rows) = results["scale"].as_array() else {
+        return;
+    };
+    let sizes: Vec<i64> = {
+        let mut sizes: Vec<i64> = rows.iter().filter_map(|r| r["tasks"].as_i64()).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    };
+    let (Some(&small), Some(&large)) = (sizes.first(), sizes.last()) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Cost as the data grows\n\nEach route through the gateway, {} requests one after another, with the table at {small} and at {large} tasks (random words from a 50,000-word vocabulary; the rare word in 10 tasks, the common one in 1 of 10), and a task whose history holds 20,000 entries of 10,000-character descriptions. Targets: at the large size every route within 2x of its small-size median and under 20 ms.\n\n| route | median ms at {small} | p99 ms | median ms at {large} | p99 ms | ratio | largest response | |\n|---|---|---|---|---|---|---|---|",
+        100
+    );
+    for row in rows.iter().filter(|r| r["tasks"].as_i64() == Some(small)) {
+        let route = row["route"].as_str().unwrap_or("?");
+        let Some(big) = rows
+            .iter()
+            .find(|r| r["tasks"].as_i64() == Some(large) && r["route"].as_str() == Some(route))
+        else {
+            continue;
+        };
+        let (a, b) = (num(&row["median_ms"]), num(&big["median_ms"]));
+        let ratio = b / a;
+        let met = b < 20.0 && ratio <= 2.0;
+        let _ = writeln!(
+            md,
+            "| `{route}` | {a:.2} | {:.2} | {b:.2} | {:.2} | {ratio:.2} | {} KB | {} |",
+            num(&row["p99_ms"]),
+            num(&big["p99_ms"]),
+            (num(&big["response_bytes"]) / 1000.0).round(),
+            verdict(met)
+        );
+    }
+    let _ = writeln!(md);
 }
 
 #[cfg(test)]

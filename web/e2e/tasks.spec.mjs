@@ -98,7 +98,10 @@ test('filters by status; the filter lives in the URL', async ({ page }) => {
 
 test('searches as you type', async ({ page }) => {
   await page.goto('/');
-  await page.getByRole('searchbox', { name: 'Search tasks' }).pressSequentially('MILK');
+  await page.getByRole('searchbox', { name: 'Search tasks' }).pressSequentially('MI');
+  await expect(page.getByText('Type at least 3 characters to search.')).toBeVisible();
+  await page.getByRole('searchbox', { name: 'Search tasks' }).pressSequentially('LK');
+  await expect(page.getByText('Type at least 3 characters to search.')).toHaveCount(0);
   await expect(page.locator('li.task button.title')).toHaveText(['Buy oat milk']);
   await expect(page).toHaveURL(/q=MILK/);
   await expect(counts(page, 'All')).toContainText('1');
@@ -124,6 +127,31 @@ test('shows a task’s history: what changed, old to new', async ({ page, reques
   await expect(history).toContainText('description: “2 litres, the barista kind” → “1 litre is enough”');
   await expect(history).toContainText('status: Pending → In progress');
   await snapshot(page, 'history');
+});
+
+test('a long history shows the newest changes and loads older ones on request', async ({ page, request }) => {
+  const created = await (await request.post('/api/tasks', { data: { title: 'Often renamed' } })).json();
+  for (let n = 1; n <= 24; n++) {
+    const renamed = await request.put(`/api/tasks/${created.id}`, { data: { title: `Often renamed ${n}` } });
+    expect(renamed.ok()).toBeTruthy();
+  }
+  await expect.poll(async () => {
+    const first = await request.get(`/api/tasks/${created.id}/history?limit=50`);
+    return (await first.json()).length;
+  }, { timeout: 30_000 }).toBe(25);
+  await page.goto('/');
+  const item = taskItem(page, 'Often renamed 24');
+  await item.getByRole('button', { name: 'History' }).click();
+  const history = item.getByRole('region', { name: 'History of Often renamed 24' });
+  await expect(history.locator('li[data-event-type]')).toHaveCount(20);
+  await expect(history.locator('li[data-event-type]').first()).toContainText('“Often renamed 23” → “Often renamed 24”');
+  await history.getByRole('button', { name: 'Show older changes' }).click();
+  await expect(history.locator('li[data-event-type]')).toHaveCount(25);
+  await expect(history.locator('li[data-event-type]').last()).toContainText('Created');
+  await expect(history.getByRole('button', { name: 'Show older changes' })).toHaveCount(0);
+  await item.getByRole('button', { name: 'Delete Often renamed 24' }).click();
+  await item.getByRole('button', { name: 'Delete', exact: true }).click();
+  await expect(item).toHaveCount(0);
 });
 
 test('a stale edit says so and shows the current version', async ({ page, request }) => {
@@ -160,7 +188,7 @@ test('when the API is down it says so, rolls back, and recovers without a reload
   // The API goes away only once the page has what the test acts on: the list
   // and the counts (both loaded at start-up, in any order).
   await expect(item.getByRole('button', { name: 'In progress' })).toHaveAttribute('aria-pressed', 'true');
-  await expect(counts(page, 'All')).toContainText('3');
+  await expect(counts(page, 'All')).toContainText('2');
   await page.route(/\/(api\/|health)/, (route) => route.abort());
   await item.getByRole('button', { name: 'Complete' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'The server cannot be reached' })).toBeVisible();

@@ -73,7 +73,8 @@ pub async fn list_tasks(
     let next = response
         .headers()
         .get("link")
-        .and_then(|link| next_cursor(&link));
+        .and_then(|link| next_cursor(&link))
+        .and_then(|cursor| cursor.parse().ok());
     let tasks = response
         .json()
         .await
@@ -81,13 +82,13 @@ pub async fn list_tasks(
     Ok((tasks, next))
 }
 
-/// The `cursor` of a `Link: </api/tasks?...&cursor=N>; rel="next"` header.
-pub fn next_cursor(link: &str) -> Option<i64> {
+/// The `cursor` of a `Link: </api/...?...&cursor=C>; rel="next"` header.
+pub fn next_cursor(link: &str) -> Option<String> {
     let url = link.split('>').next()?.trim_start_matches('<');
     let query = url.split_once('?')?.1;
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == "cursor")
-        .and_then(|(_, value)| value.parse().ok())
+        .map(|(_, value)| value.into_owned())
 }
 
 pub async fn count_tasks(search: &str) -> Result<TaskCounts, ApiFailure> {
@@ -119,8 +120,29 @@ pub async fn delete_task(id: i64) -> Result<(), ApiFailure> {
         .map(|_| ())
 }
 
-pub async fn task_history(id: i64) -> Result<Vec<HistoryEntry>, ApiFailure> {
-    json(Request::get(&format!("/api/tasks/{id}/history")).build()).await
+/// One page of a task's history (the newest changes first), after `cursor`;
+/// the second value is where the next (older) page starts.
+pub async fn task_history(
+    id: i64,
+    cursor: Option<&str>,
+) -> Result<(Vec<HistoryEntry>, Option<String>), ApiFailure> {
+    let mut url = format!("/api/tasks/{id}/history");
+    if let Some(cursor) = cursor {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("cursor", cursor)
+            .finish();
+        url = format!("{url}?{query}");
+    }
+    let response = send(Request::get(&url).build()).await?;
+    let next = response
+        .headers()
+        .get("link")
+        .and_then(|link| next_cursor(&link));
+    let entries = response
+        .json()
+        .await
+        .map_err(|_| ApiFailure::Unexpected(response.status()))?;
+    Ok((entries, next))
 }
 
 /// Whether the API answers at all (used to notice recovery after an outage).
@@ -135,8 +157,12 @@ mod tests {
     #[test]
     fn the_next_cursor_comes_from_the_link_header() {
         assert_eq!(
-            next_cursor("</api/tasks?status=pending&limit=50&cursor=42>; rel=\"next\""),
-            Some(42)
+            next_cursor("</api/tasks?status=pending&limit=50&cursor=42>; rel=\"next\"").as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            next_cursor("</api/tasks/7/history?cursor=12.345>; rel=\"next\"").as_deref(),
+            Some("12.345")
         );
         assert_eq!(next_cursor("</api/tasks?limit=50>; rel=\"next\""), None);
     }

@@ -62,11 +62,11 @@ fn report(notices: &UseReducerHandle<Notices>, what: &str, failure: &ApiFailure)
 fn refresh_counts(
     list: &UseReducerHandle<TaskList>,
     notices: &UseReducerHandle<Notices>,
-    search: String,
+    view: View,
 ) {
     let (list, notices) = (list.clone(), notices.clone());
     spawn_local(async move {
-        match api::count_tasks(&search).await {
+        match api::count_tasks(view.effective_search()).await {
             Ok(counts) => list.dispatch(Action::CountsLoaded(counts)),
             Err(failure) if failure.is_outage() => notices.dispatch(NoticeAction::Outage),
             Err(_) => {}
@@ -88,7 +88,7 @@ pub fn App() -> Html {
         use_effect_with(list.generation, move |generation| {
             let generation = *generation;
             let view = list.view.clone();
-            refresh_counts(&list, &notices, view.search.clone());
+            refresh_counts(&list, &notices, view.clone());
             spawn_local(async move {
                 match api::list_tasks(&view, None).await {
                     Ok((tasks, next_cursor)) => list.dispatch(Action::PageLoaded {
@@ -194,7 +194,7 @@ pub fn App() -> Html {
         Callback::from(move |task: Task| {
             notices.dispatch(NoticeAction::Say(format!("Added “{}”.", task.title)));
             list.dispatch(Action::Upsert(task));
-            refresh_counts(&list, &notices, list.view.search.clone());
+            refresh_counts(&list, &notices, list.view.clone());
         })
     };
     let on_update = {
@@ -238,7 +238,7 @@ pub fn App() -> Html {
                         );
                     }
                 }
-                refresh_counts(&list, &notices, list.view.search.clone());
+                refresh_counts(&list, &notices, list.view.clone());
             });
         })
     };
@@ -261,7 +261,7 @@ pub fn App() -> Html {
                         );
                     }
                 }
-                refresh_counts(&list, &notices, list.view.search.clone());
+                refresh_counts(&list, &notices, list.view.clone());
             });
         })
     };
@@ -295,6 +295,9 @@ pub fn App() -> Html {
                 <TaskForm {on_created} {on_failure} />
                 <FilterBar status={list.view.status} search={(*typed_search).clone()}
                            counts={list.counts} {on_status} {on_search} />
+                if list.view.search_too_short() {
+                    <p class="muted search-hint" role="status">{ "Type at least 3 characters to search." }</p>
+                }
                 <section class="list" aria-label="Tasks" aria-busy={if list.loading { "true" } else { "false" }}>
                     if list.tasks.is_empty() && !list.loading {
                         <p class="empty-state">

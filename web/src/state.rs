@@ -48,7 +48,7 @@ pub enum Action {
 
 /// Whether `task` belongs in `view` (what the API's filter and search do).
 pub fn matches(view: &View, task: &Task) -> bool {
-    let search = view.search.trim().to_lowercase();
+    let search = view.effective_search().to_lowercase();
     view.status.is_none_or(|status| task.status == status)
         && (search.is_empty()
             || task.title.to_lowercase().contains(&search)

@@ -1,7 +1,7 @@
 //! What the URL says the person is looking at: a status filter and a search.
 //! Reload and back/forward keep them because they live in the query string.
 
-use task_core::list::ListQuery;
+use task_core::list::{ListQuery, SEARCH_MIN_CHARS};
 use task_core::task::TaskStatus;
 
 /// Tasks asked for per page.
@@ -45,11 +45,27 @@ impl View {
         }
     }
 
+    /// What the API searches for: the typed text once it has the 3
+    /// characters the search index needs; until then, nothing.
+    pub fn effective_search(&self) -> &str {
+        let search = self.search.trim();
+        if search.chars().count() >= SEARCH_MIN_CHARS {
+            search
+        } else {
+            ""
+        }
+    }
+
+    /// Text typed that is still too short to search for.
+    pub fn search_too_short(&self) -> bool {
+        !self.search.trim().is_empty() && self.effective_search().is_empty()
+    }
+
     /// The API query of one page of this view, after `cursor`.
     pub fn list_query(&self, cursor: Option<i64>) -> ListQuery {
         ListQuery {
             status: self.status.map(|s| s.as_str().to_string()),
-            q: Some(self.search.trim().to_string()).filter(|q| !q.is_empty()),
+            q: Some(self.effective_search().to_string()).filter(|q| !q.is_empty()),
             limit: Some(PAGE_SIZE.to_string()),
             cursor: cursor.map(|c| c.to_string()),
         }
@@ -92,5 +108,18 @@ mod tests {
         assert_eq!(query.q.as_deref(), Some("bread"));
         assert_eq!(query.cursor.as_deref(), Some("42"));
         assert_eq!(query.limit.as_deref(), Some("50"));
+    }
+
+    #[test]
+    fn a_search_starts_at_three_characters() {
+        let view = |search: &str| View {
+            status: None,
+            search: search.into(),
+        };
+        assert_eq!(view(" mi ").list_query(None).q, None);
+        assert!(view(" mi ").search_too_short());
+        assert_eq!(view("mil").list_query(None).q.as_deref(), Some("mil"));
+        assert!(!view("mil").search_too_short());
+        assert!(!view("").search_too_short());
     }
 }

@@ -12,6 +12,7 @@ use bench::measure::load::{pgbench, wrk};
 use bench::measure::outbox::outbox_under_load;
 use bench::measure::pipeline::event_pipeline;
 use bench::measure::process::{FunctionProcess, cold_starts};
+use bench::measure::scale::ScaleData;
 use bench::measure::web;
 use bench::stats::Summary;
 use bench::{repository, stack_launch};
@@ -36,6 +37,9 @@ struct Args {
     /// Rows in the table for the list benchmark.
     #[arg(long, default_value_t = 10_000)]
     rows: i64,
+    /// The large table of the scale section (measured beside 10,000 tasks).
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_tasks: i64,
 }
 
 const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -291,6 +295,21 @@ async fn main() -> anyhow::Result<()> {
         "wasm_bytes": wasm_raw, "wasm_gzip_bytes": wasm_gzip, "js_bytes": js_raw, "js_gzip_bytes": js_gzip,
         "first_task_list_ms": render,
     }));
+
+    // 6. Cost as the data grows: last, as it replaces the table.
+    let small = 10_000;
+    say(&format!(
+        "scale: {small} tasks and a history of 20,000 entries"
+    ));
+    let data = ScaleData::start(&pool, small).await?;
+    let mut scale = data.measure(&stack.gateway_url, &pool).await?;
+    say(&format!(
+        "scale: growing the table to {} tasks",
+        args.scale_tasks
+    ));
+    data.grow(&pool, small, args.scale_tasks).await?;
+    scale.extend(data.measure(&stack.gateway_url, &pool).await?);
+    results.insert("scale".into(), json!(scale));
 
     let results = Value::Object(results);
     let out = root.join("bench");

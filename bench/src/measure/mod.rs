@@ -5,4 +5,5 @@ pub mod load;
 pub mod outbox;
 pub mod pipeline;
 pub mod process;
+pub mod scale;
 pub mod web;

@@ -14,7 +14,7 @@ async fn counts_every_status_and_the_total() {
     let empty: Value = app.get("/api/task-counts").await.json().await.unwrap();
     assert_eq!(
         empty,
-        json!({"total": 0, "pending": 0, "in_progress": 0, "complete": 0})
+        json!({"total": 0, "pending": 0, "in_progress": 0, "complete": 0, "exact": true})
     );
 
     for (title, status) in [
@@ -28,7 +28,7 @@ async fn counts_every_status_and_the_total() {
     let counts: Value = app.get("/api/task-counts").await.json().await.unwrap();
     assert_eq!(
         counts,
-        json!({"total": 4, "pending": 2, "in_progress": 1, "complete": 1})
+        json!({"total": 4, "pending": 2, "in_progress": 1, "complete": 1, "exact": true})
     );
     let counts: Value = app
         .get("/api/task-counts?q=BUY")
@@ -38,8 +38,82 @@ async fn counts_every_status_and_the_total() {
         .unwrap();
     assert_eq!(
         counts,
-        json!({"total": 2, "pending": 1, "in_progress": 0, "complete": 1})
+        json!({"total": 2, "pending": 1, "in_progress": 0, "complete": 1, "exact": true})
     );
+}
+
+async fn counts(app: &TestApp, query: &str) -> Value {
+    app.get(&format!("/api/task-counts{query}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The unfiltered counts come from counters the database keeps with every
+/// change; they must agree with the table whatever the changes were.
+#[tokio::test]
+async fn the_kept_counts_agree_with_the_table_after_any_changes() {
+    let app = app().await;
+    let pool = &app.db.pool;
+    let run = |sql: &'static str| async move { sqlx::query(sql).execute(pool).await.unwrap() };
+    run("INSERT INTO tasks (title, status) SELECT 't' || n, \
+         (ARRAY['pending','in_progress','complete'])[1 + n % 3] FROM generate_series(1, 3000) n")
+    .await;
+    run("UPDATE tasks SET status = 'complete' WHERE id % 7 = 0").await;
+    run("UPDATE tasks SET title = title || '!' WHERE id % 5 = 0").await;
+    run("DELETE FROM tasks WHERE id % 11 = 0").await;
+    // Writers on many connections at once (each adds to its own slot).
+    let writers = (0..8).map(|i| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for n in 0..50 {
+                let status = ["pending", "in_progress", "complete"][(i + n) % 3];
+                sqlx::query("INSERT INTO tasks (title, status) VALUES ('w', $1)")
+                    .bind(status)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE tasks SET status = 'pending' WHERE id = (SELECT max(id) FROM tasks) AND $1")
+                    .bind(n % 4 == 0)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        })
+    });
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let actual: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM tasks GROUP BY status ORDER BY status")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let kept = counts(&app, "").await;
+    for (status, count) in &actual {
+        assert_eq!(kept[status.as_str()], *count, "{status}: {kept}");
+    }
+    assert_eq!(kept["total"], actual.iter().map(|(_, n)| n).sum::<i64>());
+    run("TRUNCATE tasks").await;
+    assert_eq!(counts(&app, "").await["total"], 0);
+}
+
+#[tokio::test]
+async fn the_counts_of_a_search_stop_at_ten_thousand() {
+    let app = app().await;
+    sqlx::query(
+        "INSERT INTO tasks (title) SELECT 'match ' || n FROM generate_series(1, 10050) AS n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let capped = counts(&app, "?q=match").await;
+    assert_eq!(capped["exact"], false);
+    assert!(capped["total"].as_i64().unwrap() > 10_000, "{capped}");
+    let exact = counts(&app, "?q=match 1005").await;
+    assert_eq!(exact["exact"], true);
+    assert_eq!(exact["total"], 2, "{exact}"); // "match 1005" and "match 10050"
 }
 
 #[tokio::test]
@@ -49,4 +123,6 @@ async fn a_bad_search_is_422() {
     let problem = assert_problem(app.get(&format!("/api/task-counts?q={long}")).await, 422).await;
     assert_eq!(error_fields(&problem), ["q"]);
     assert_problem(app.get("/api/task-counts?q=a&q=b").await, 400).await;
+    let problem = assert_problem(app.get("/api/task-counts?q=ab").await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
 }

@@ -81,8 +81,8 @@ async fn searches_title_and_description_case_insensitively_and_literally() {
         ["Call mum", "Buy MILK"]
     );
     assert_eq!(titles(&list(&app, "?q=50%25").await.0), ["50% discount"]);
-    assert!(list(&app, "?q=%25%25").await.0.is_empty());
-    assert!(list(&app, "?q=_").await.0.is_empty());
+    assert!(list(&app, "?q=%25%25%25").await.0.is_empty());
+    assert!(list(&app, "?q=___").await.0.is_empty());
     assert!(list(&app, "?q=milk&status=complete").await.0.is_empty());
 }
 
@@ -146,18 +146,18 @@ async fn following_next_links_visits_every_matching_task_once() {
 }
 
 #[tokio::test]
-async fn the_limit_is_at_most_1000() {
+async fn the_limit_is_at_most_200() {
     let app = app().await;
     for i in 0..3 {
         app.db
             .insert_task(&format!("t{i}"), TaskStatus::Pending)
             .await;
     }
-    assert_eq!(list(&app, "?limit=1000").await.0.len(), 3);
+    assert_eq!(list(&app, "?limit=200").await.0.len(), 3);
     let (page, link) = list(&app, "?limit=2").await;
     assert_eq!(page.len(), 2);
     assert!(link.is_some());
-    for bad in ["0", "1001", "-1", "ten", "1.5", ""] {
+    for bad in ["0", "201", "-1", "ten", "1.5", ""] {
         let problem = assert_problem(app.get(&format!("/api/tasks?limit={bad}")).await, 422).await;
         assert_eq!(error_fields(&problem), ["limit"]);
     }
@@ -177,6 +177,110 @@ async fn bad_parameters_are_422_naming_each_one() {
     assert_eq!(error_fields(&problem), ["q"]);
     let problem = assert_problem(app.get("/api/tasks?q=a%00b").await, 422).await;
     assert_eq!(error_fields(&problem), ["q"]);
+    // Fewer than 3 characters cannot use the index: refused, not slow.
+    let problem = assert_problem(app.get("/api/tasks?q=ab").await, 422).await;
+    assert_eq!(error_fields(&problem), ["q"]);
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 3")
+    );
+}
+
+#[tokio::test]
+async fn a_query_string_no_valid_request_has_is_414() {
+    let app = app().await;
+    let longest_valid = format!(
+        "?status=in_progress&q={}&limit=200&cursor=9223372036854775807",
+        "%F0%9F%98%80".repeat(255)
+    );
+    assert_eq!(
+        app.get(&format!("/api/tasks{longest_valid}"))
+            .await
+            .status(),
+        200
+    );
+    let problem = assert_problem(
+        app.get(&format!("/api/tasks?q=abc&pad={}", "x".repeat(5000)))
+            .await,
+        414,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:task-app:problem:uri-too-long");
+}
+
+/// Seeds `count` tasks in one statement (titles `filler <n>`), oldest first.
+async fn seed(app: &TestApp, count: i64) {
+    sqlx::query(
+        "INSERT INTO tasks (title, description) \
+         SELECT 'filler ' || n, 'nothing to see' FROM generate_series(1, $1) AS n",
+    )
+    .bind(count)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_search_finds_old_rare_matches_and_pages_common_ones_the_same_way() {
+    let app = app().await;
+    app.db
+        .insert_task("The oldest aardvark", TaskStatus::Pending)
+        .await;
+    seed(&app, 5000).await;
+    app.db
+        .insert_task("A newer aardvark", TaskStatus::Complete)
+        .await;
+    // Rare: beyond the newest candidates, found through the trigram index.
+    let (found, link) = list(&app, "?q=AARDVARK").await;
+    assert_eq!(titles(&found), ["A newer aardvark", "The oldest aardvark"]);
+    assert_eq!(link, None);
+    assert_eq!(
+        titles(&list(&app, "?q=aardvark&status=pending").await.0),
+        ["The oldest aardvark"]
+    );
+    // Common: the newest candidates fill the page; following the links
+    // visits every match once, across both ways of searching.
+    let mut seen = 0;
+    let mut query = "?q=filler&limit=200".to_string();
+    loop {
+        let (page, link) = list(&app, &query).await;
+        seen += page.len();
+        match link {
+            Some(link) => {
+                query = next_path(&link)
+                    .trim_start_matches("/api/tasks")
+                    .to_string()
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, 5000);
+}
+
+#[tokio::test]
+async fn a_query_past_the_statement_timeout_is_503_not_500() {
+    let db = test_support::TestDatabase::new().await;
+    sqlx::query(
+        "INSERT INTO tasks (title, description) \
+         SELECT 'filler ' || n, repeat('padding ', 50) FROM generate_series(1, 200000) AS n",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let config = task_core::config::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(db.url.clone()),
+        "DATABASE_STATEMENT_TIMEOUT_MS" => Some("1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let pool = task_core::db::lazy_pool(&config).unwrap();
+    let app = TestApp::spawn_with_pool(list_tasks::FUNCTION, list_tasks::router(), pool, db).await;
+    let response = app.get("/api/tasks?q=zzzzzz").await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let problem = assert_problem(response, 503).await;
+    assert_eq!(problem["type"], "urn:task-app:problem:unavailable");
 }
 
 #[tokio::test]

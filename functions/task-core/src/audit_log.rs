@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::history::HistoryEntry;
+use crate::history::{HistoryEntry, HistoryPage, HistoryPosition};
 
 /// One received event, ready to be recorded.
 #[derive(Debug, Clone)]
@@ -55,20 +55,51 @@ impl AuditLog {
         .await
     }
 
-    /// A task's events in the order the changes were made.
-    pub async fn history(&self, task_id: i64) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-        sqlx::query_as!(
-            HistoryEntry,
+    /// One page of a task's events, the newest change first (in the order
+    /// the changes were made, not the order their events arrived), each with
+    /// its position (where a page after it starts).
+    pub async fn history(
+        &self,
+        task_id: i64,
+        page: &HistoryPage,
+    ) -> Result<Vec<(HistoryPosition, HistoryEntry)>, sqlx::Error> {
+        let (sequence, row) = page
+            .before
+            .map_or((None, None), |p| (Some(p.sequence), Some(p.row)));
+        let rows = sqlx::query!(
             r#"
-            SELECT event_type, event_id, event_time AS time, processed_at,
+            SELECT id, task_sequence, event_type, event_id, event_time, processed_at,
                    coalesce(event_data -> 'data', 'null'::jsonb) AS "data!"
             FROM task_audit_log
             WHERE task_id = $1
-            ORDER BY task_sequence, id
+              AND ($2::integer IS NULL OR (task_sequence, id) < ($2, $3::bigint))
+            ORDER BY task_sequence DESC, id DESC
+            LIMIT $4
             "#,
             task_id,
+            sequence,
+            row,
+            page.limit,
         )
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let position = HistoryPosition {
+                    sequence: r.task_sequence,
+                    row: r.id,
+                };
+                let entry = HistoryEntry {
+                    event_type: r.event_type,
+                    event_id: r.event_id,
+                    sequence: r.task_sequence,
+                    time: r.event_time,
+                    processed_at: r.processed_at,
+                    data: r.data,
+                };
+                (position, entry)
+            })
+            .collect())
     }
 }

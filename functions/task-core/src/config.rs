@@ -18,6 +18,10 @@ pub struct Config {
     /// `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection
     /// before it is answered 503. Default 3000.
     pub database_acquire_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS`: the longest any one query may run
+    /// (PostgreSQL's `statement_timeout`); past it the request is answered
+    /// 503. Default 5000.
+    pub database_statement_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -28,6 +32,10 @@ impl std::fmt::Debug for Config {
             .field("bind_address", &self.bind_address)
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
+            .field(
+                "database_statement_timeout",
+                &self.database_statement_timeout,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +83,11 @@ impl Config {
                 &lookup,
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 3000,
+            )?),
+            database_statement_timeout: Duration::from_millis(setting(
+                &lookup,
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                5000,
             )?),
         })
     }
@@ -124,6 +137,7 @@ mod tests {
         assert_eq!(config.bind_address.to_string(), "0.0.0.0");
         assert_eq!(config.database_max_connections, 10);
         assert_eq!(config.database_acquire_timeout, Duration::from_secs(3));
+        assert_eq!(config.database_statement_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -24,6 +24,12 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 /// while the database is down, and recovers by itself when it returns.
 pub fn lazy_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = config.database_url.parse()?;
+    // No query may hold a connection (and the database) for long: past the
+    // timeout PostgreSQL cancels it (57014), which is answered 503.
+    let options = options.options([(
+        "statement_timeout",
+        config.database_statement_timeout.as_millis().to_string(),
+    )]);
     Ok(PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(config.database_acquire_timeout)

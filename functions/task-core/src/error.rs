@@ -28,6 +28,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    #[error("the query string must be at most {limit} bytes")]
+    QueryTooLong { limit: usize },
     /// The database cannot be reached (or is overloaded); retrying later can succeed.
     #[error("the database is unavailable; retry shortly")]
     Unavailable(#[source] sqlx::Error),
@@ -51,6 +53,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::Unavailable(_) | Self::SchemaOutdated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +70,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => "urn:task-app:problem:stale-version",
             Self::PayloadTooLarge { .. } => "urn:task-app:problem:payload-too-large",
             Self::UnsupportedMediaType => "urn:task-app:problem:unsupported-media-type",
+            Self::QueryTooLong { .. } => "urn:task-app:problem:uri-too-long",
             Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
                 "urn:task-app:problem:unavailable"
             }

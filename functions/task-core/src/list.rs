@@ -7,10 +7,17 @@ use crate::task::TaskStatus;
 
 /// Page size when `limit` is left out.
 pub const DEFAULT_LIMIT: i64 = 100;
-/// Largest page a client may ask for.
-pub const MAX_LIMIT: i64 = 1000;
+/// Largest page a client may ask for: 200 of the largest tasks (about 60 KB
+/// of JSON each, every character escaped) make a 12 MB response, well within
+/// a function's 64 MiB.
+pub const MAX_LIMIT: i64 = 200;
 /// Longest search text, in characters.
 pub const SEARCH_MAX_CHARS: usize = 255;
+/// Shortest search text, in characters: a trigram index answers 3 or more;
+/// anything shorter would read the whole table.
+pub const SEARCH_MIN_CHARS: usize = 3;
+/// A search's counts stop at this many matching tasks (`exact` is then false).
+pub const SEARCH_COUNT_CAP: i64 = 10_000;
 
 /// The query string of `GET /api/tasks`, as sent. An empty `q` searches
 /// nothing; an empty `status`, `limit` or `cursor` is invalid.
@@ -22,13 +29,17 @@ pub struct ListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "server", param(value_type = Option<TaskStatus>))]
     pub status: Option<String>,
-    /// Case-insensitive text searched in title and description.
+    /// Case-insensitive text searched in title and description: 3 to 255
+    /// characters (empty: no search).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", param(max_length = 255, pattern = r"^[^\u0000]*$"))]
+    #[cfg_attr(
+        feature = "server",
+        param(max_length = 255, pattern = r"^([^\u0000]{3,})?$")
+    )]
     pub q: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size, 1 to 200 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1, maximum = 1000))]
+    #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1, maximum = 200))]
     pub limit: Option<String>,
     /// Where the next page starts: taken from the `Link: rel="next"` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,13 +49,33 @@ pub struct ListQuery {
 
 /// How many tasks there are of each status (optionally among those matching a
 /// search): the answer of `GET /api/task-counts`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct TaskCounts {
     pub total: i64,
     pub pending: i64,
     pub in_progress: i64,
     pub complete: i64,
+    /// False when a search matched more tasks than were counted
+    /// ([`SEARCH_COUNT_CAP`]): every number is then a lower bound.
+    #[serde(default = "exact")]
+    pub exact: bool,
+}
+
+fn exact() -> bool {
+    true
+}
+
+impl Default for TaskCounts {
+    fn default() -> Self {
+        Self {
+            total: 0,
+            pending: 0,
+            in_progress: 0,
+            complete: 0,
+            exact: true,
+        }
+    }
 }
 
 impl TaskCounts {
@@ -150,9 +181,14 @@ impl ListQuery {
 #[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "server", into_params(parameter_in = Query))]
 pub struct CountQuery {
-    /// Count only tasks whose title or description contains this (case-insensitive).
+    /// Count only tasks whose title or description contains this
+    /// (case-insensitive; 3 to 255 characters). The counts of a search stop
+    /// at 10,000 matching tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "server", param(max_length = 255, pattern = r"^[^\u0000]*$"))]
+    #[cfg_attr(
+        feature = "server",
+        param(max_length = 255, pattern = r"^([^\u0000]{3,})?$")
+    )]
     pub q: Option<String>,
 }
 
@@ -171,10 +207,17 @@ impl CountQuery {
 
 fn check_search(q: &Option<String>, errors: &mut Vec<FieldError>) -> Option<String> {
     let q = present(q)?;
-    if q.chars().count() > SEARCH_MAX_CHARS {
+    let chars = q.chars().count();
+    if chars > SEARCH_MAX_CHARS {
         errors.push(FieldError::new(
             "q",
             format!("must be at most {SEARCH_MAX_CHARS} characters"),
+        ));
+        None
+    } else if chars < SEARCH_MIN_CHARS {
+        errors.push(FieldError::new(
+            "q",
+            format!("must be at least {SEARCH_MIN_CHARS} characters (or left out)"),
         ));
         None
     } else if q.contains('\0') {
@@ -242,12 +285,14 @@ mod tests {
 
     #[test]
     fn every_bad_parameter_is_named() {
-        let errors = query("done", "", "1001", "-4").validate().unwrap_err();
+        let errors = query("done", "", "201", "-4").validate().unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["status", "limit", "cursor"]);
         assert!(query("", "", "0", "").validate().is_err());
         assert!(query("", "", "ten", "").validate().is_err());
         assert!(query("", &"x".repeat(256), "", "").validate().is_err());
+        assert!(query("", "ab", "", "").validate().is_err());
+        assert!(query("", "abc", "", "").validate().is_ok());
     }
 
     #[test]

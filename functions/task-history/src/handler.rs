@@ -1,32 +1,66 @@
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use task_core::extract::TaskId;
-use task_core::history::HistoryEntry;
+use task_core::history::{HistoryEntry, HistoryPage, HistoryQuery};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState};
 
-/// A task's audit trail, oldest first: every event the audit function has
-/// recorded for it, also after the task was deleted.
+/// A task's audit trail, a page at a time, the newest change first: every
+/// event the audit function has recorded for it, in the order the changes
+/// were made (not the order their events arrived), also after the task was
+/// deleted. When older entries remain, `Link: <...>; rel="next"` points at them.
 #[utoipa::path(
     get,
     path = "/api/tasks/{id}/history",
     tag = "tasks",
-    params(("id" = i64, Path, minimum = 1, description = "The task id")),
+    params(("id" = i64, Path, minimum = 1, description = "The task id"), HistoryQuery),
     responses(
-        (status = 200, description = "The task's events, oldest first", body = [HistoryEntry]),
-        (status = 400, description = "The id is not a positive integer", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One page of the task's events, the newest change first", body = [HistoryEntry],
+            headers(("Link" = String, description = "`<url>; rel=\"next\"` when older entries remain"))),
+        (status = 400, description = "The id is not a positive integer, or a malformed query string", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such task ever existed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn task_history(
     State(state): State<AppState>,
     TaskId(id): TaskId,
-) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let entries = state.audit_log.history(id).await?;
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query: HistoryQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
+    let page = query.validate()?;
+    // One more than the page tells whether another page follows.
+    let mut entries = state
+        .audit_log
+        .history(
+            id,
+            &HistoryPage {
+                limit: page.limit + 1,
+                ..page
+            },
+        )
+        .await?;
     // No entries: either the task never existed, or its first event is on its way.
-    if entries.is_empty() && state.tasks.find(id).await?.is_none() {
+    if entries.is_empty() && page.before.is_none() && state.tasks.find(id).await?.is_none() {
         return Err(ApiError::TaskNotFound(id));
     }
-    Ok(Json(entries))
+    let mut headers = HeaderMap::new();
+    if entries.len() as i64 > page.limit {
+        entries.truncate(page.limit as usize);
+        if let Some((last, _)) = entries.last() {
+            let link = format!(
+                "</api/tasks/{id}/history?{}>; rel=\"next\"",
+                query.next_page(*last)
+            );
+            if let Ok(link) = HeaderValue::from_str(&link) {
+                headers.insert(header::LINK, link);
+            }
+        }
+    }
+    let entries: Vec<HistoryEntry> = entries.into_iter().map(|(_, entry)| entry).collect();
+    Ok((headers, Json(entries)).into_response())
 }

@@ -77,20 +77,83 @@ async fn lists_a_tasks_changes_in_the_order_made_whatever_their_arrival_and_cloc
 
     let response = app.get("/api/tasks/5/history").await;
     assert_eq!(response.status(), 200);
+    assert!(response.headers().get("link").is_none());
     let history: Vec<Value> = response.json().await.unwrap();
     let ids: Vec<&str> = history
         .iter()
         .map(|e| e["event_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(ids, ["e3", "e2", "e1"], "the newest change first");
     let types: Vec<&str> = history
         .iter()
         .map(|e| e["event_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["task.created", "task.updated", "task.deleted"]);
+    assert_eq!(types, ["task.deleted", "task.updated", "task.created"]);
     assert_eq!(history[1]["data"]["changes"]["title"]["new"], "b");
-    assert_eq!(history[0]["time"], "2026-11-24T10:00:01Z");
-    assert!(history[0]["processed_at"].is_string());
+    assert_eq!(history[2]["time"], "2026-11-24T10:00:01Z");
+    assert_eq!(history[2]["sequence"], 1);
+    assert!(history[2]["processed_at"].is_string());
+}
+
+/// A task with 45 recorded changes, read 20 at a time by following the links.
+#[tokio::test]
+async fn a_long_history_comes_a_page_at_a_time_newest_first() {
+    let app = app().await;
+    for sequence in 1..=45 {
+        let id = format!("e{sequence}");
+        record(
+            &app,
+            (7, sequence),
+            "task.updated",
+            &id,
+            "2026-11-24T10:00:00Z",
+            json!({"id": 7, "version": sequence}),
+        )
+        .await;
+    }
+    let mut path = "/api/tasks/7/history".to_string();
+    let mut pages = Vec::new();
+    loop {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200);
+        let link = response
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_string());
+        let page: Vec<Value> = response.json().await.unwrap();
+        pages.push(
+            page.iter()
+                .map(|e| e["sequence"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+        );
+        match link {
+            Some(link) => {
+                assert!(link.ends_with("; rel=\"next\""), "{link}");
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [20, 20, 5]);
+    let all: Vec<i64> = pages.concat();
+    assert_eq!(all, (1..=45).rev().collect::<Vec<_>>());
+    let small: Vec<Value> = app
+        .get("/api/tasks/7/history?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(small.len(), 2);
+    for bad in ["limit=0", "limit=51", "cursor=abc", "cursor=1"] {
+        let problem =
+            assert_problem(app.get(&format!("/api/tasks/7/history?{bad}")).await, 422).await;
+        assert!(!problem["errors"].as_array().unwrap().is_empty(), "{bad}");
+    }
 }
 
 #[tokio::test]

@@ -192,7 +192,7 @@ async fn malformed_requests_are_400_415_or_413_and_change_nothing() {
         .await
         .unwrap();
     assert_problem(response, 415).await;
-    let big = json!({"description": "x".repeat(70_000)});
+    let big = json!({"description": "x".repeat(task_core::BODY_LIMIT_BYTES)});
     assert_problem(put(&app, task.id, &big.to_string()).await, 413).await;
     for id in ["0", "-5", "abc", "18446744073709551616"] {
         let response = app

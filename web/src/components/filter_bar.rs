@@ -42,12 +42,18 @@ pub fn FilterBar(props: &FilterBarProps) -> Html {
                         Callback::from(move |_| on_status.emit(status))
                     };
                     let count = props.counts.of(status);
+                    // A search's counts stop at 10,000: then each is "at least".
+                    let (shown, spoken) = if props.counts.exact {
+                        (count.to_string(), format!("{count} tasks"))
+                    } else {
+                        (format!("{count}+"), format!("at least {count} tasks"))
+                    };
                     html! {
                         <button type="button" class={classes!("chip", selected.then_some("selected"))}
                                 aria-pressed={if selected { "true" } else { "false" }} {onclick}
                                 data-status={status.map(|s| s.as_str()).unwrap_or("all")}>
                             { label }
-                            <span class="count" aria-label={format!("{count} tasks")}>{ count }</span>
+                            <span class="count" aria-label={spoken}>{ shown }</span>
                         </button>
                     }
                 }) }

@@ -1,0 +1,295 @@
+//! Cost as the data grows: every read route and a create, through the
+//! gateway, at 10,000 and then at 1,000,000 tasks, and a task history of
+//! 20,000 large entries. The text is made of random words, so that the
+//! search indexes see a realistic spread of trigrams.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::stats::percentile;
+
+/// A word in a handful of tasks.
+pub const RARE_WORD: &str = "zanzibarite";
+/// A word in one task of ten.
+pub const COMMON_WORD: &str = "meeting";
+/// A word in no task.
+pub const NO_MATCH: &str = "qxzqxzq";
+/// Random words the text is drawn from: each is in about 1 task of 4,000.
+const VOCABULARY: usize = 50_000;
+/// Requests timed per route and size (after a few that warm up).
+const SAMPLES: usize = 100;
+const WARM_UP: usize = 5;
+/// Tasks inserted per statement.
+const BATCH: i64 = 100_000;
+/// Entries in the long history.
+pub const HISTORY_ENTRIES: i32 = 20_000;
+
+/// One route at one table size.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleRow {
+    pub route: String,
+    pub tasks: i64,
+    pub median_ms: f64,
+    pub p99_ms: f64,
+    pub response_bytes: usize,
+}
+
+/// The table and the words the measured routes use.
+pub struct ScaleData {
+    vocabulary: Vec<String>,
+    /// The task with the long history.
+    pub history_task: i64,
+    /// Where a page in the middle of the long history starts.
+    history_middle: String,
+}
+
+fn say(message: &str) {
+    println!("bench | scale: {message}");
+}
+
+/// Random lowercase words, 4 to 10 letters, the same on every run.
+fn vocabulary() -> Vec<String> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    (0..VOCABULARY)
+        .map(|_| {
+            (0..rng.usize(4..=10))
+                .map(|_| rng.alphabetic().to_ascii_lowercase())
+                .collect()
+        })
+        .collect()
+}
+
+impl ScaleData {
+    /// Empties the tasks, writes the long history, then grows the table to `tasks`.
+    pub async fn start(pool: &PgPool, tasks: i64) -> anyhow::Result<Self> {
+        sqlx::query("TRUNCATE tasks").execute(pool).await?;
+        let mut data = Self {
+            vocabulary: vocabulary(),
+            history_task: 0,
+            history_middle: String::new(),
+        };
+        data.grow(pool, 0, tasks).await?;
+        data.history_task = sqlx::query_scalar(
+            "INSERT INTO tasks (title, description) VALUES ('A task changed 20,000 times', 'see its history') RETURNING id",
+        )
+        .fetch_one(pool)
+        .await?;
+        // Each entry as large as a valid change makes it: a 10,000-character
+        // description, before and after.
+        sqlx::query(
+            r#"
+            INSERT INTO task_audit_log
+                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time)
+            SELECT 'task.updated', $1, n,
+                   jsonb_build_object('data', jsonb_build_object(
+                       'id', $1, 'version', n, 'title', 'A task changed 20,000 times',
+                       'description', repeat(chr(65 + n % 26), 10000), 'status', 'pending',
+                       'created_at', now(), 'updated_at', now(),
+                       'changes', jsonb_build_object('description', jsonb_build_object(
+                           'old', repeat(chr(66 + n % 25), 10000),
+                           'new', repeat(chr(65 + n % 26), 10000))))),
+                   'bench-history-' || n, '/bench', now()
+            FROM generate_series(1, $2) AS n
+            "#,
+        )
+        .bind(data.history_task)
+        .bind(HISTORY_ENTRIES)
+        .execute(pool)
+        .await?;
+        let middle: (i32, i64) = sqlx::query_as(
+            "SELECT task_sequence, id FROM task_audit_log WHERE task_id = $1 AND task_sequence = $2",
+        )
+        .bind(data.history_task)
+        .bind(HISTORY_ENTRIES / 2)
+        .fetch_one(pool)
+        .await?;
+        data.history_middle = format!("{}.{}", middle.0, middle.1);
+        Ok(data)
+    }
+
+    /// Adds tasks `from + 1` to `to` (the long history's own task aside), then
+    /// puts the rare word in ten of them, spread from the oldest to the newest.
+    pub async fn grow(&self, pool: &PgPool, from: i64, to: i64) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut have = from;
+        while have < to {
+            let next = (have + BATCH).min(to);
+            sqlx::query(
+                r#"
+                INSERT INTO tasks (title, description, status)
+                SELECT 'Task ' || n || ' ' || v[1 + (random() * ($3 - 1))::int]
+                           || ' ' || v[1 + (random() * ($3 - 1))::int],
+                       array_to_string(ARRAY(
+                           SELECT v[1 + (random() * ($3 - 1) + n * 0)::int]
+                           FROM generate_series(1, 12)), ' ')
+                           || CASE WHEN n % 10 = 0 THEN ' meeting' ELSE '' END,
+                       (ARRAY['pending', 'in_progress', 'complete'])[1 + n % 3]
+                FROM generate_series($1::bigint + 1, $2::bigint) AS n,
+                     (SELECT $4::text[] AS v) AS words
+                "#,
+            )
+            .bind(have)
+            .bind(next)
+            .bind(VOCABULARY as i32)
+            .bind(&self.vocabulary)
+            .execute(pool)
+            .await?;
+            have = next;
+            say(&format!(
+                "{have} tasks ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        sqlx::query(
+            "UPDATE tasks SET description = replace(description, ' zanzibarite', '') \
+             WHERE description LIKE '%zanzibarite%'",
+        )
+        .execute(pool)
+        .await?;
+        for k in 0..10 {
+            sqlx::query(
+                "UPDATE tasks SET description = description || ' zanzibarite' \
+                 WHERE id = (SELECT id FROM tasks ORDER BY id OFFSET $1 LIMIT 1)",
+            )
+            .bind(k * (to - 1) / 9)
+            .execute(pool)
+            .await?;
+        }
+        sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
+        Ok(())
+    }
+
+    /// Every measured route at the table's current size.
+    pub async fn measure(&self, gateway: &str, pool: &PgPool) -> anyhow::Result<Vec<ScaleRow>> {
+        let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+            .fetch_one(pool)
+            .await?;
+        let (middle_id, word): (i64, String) = (
+            sqlx::query_scalar("SELECT id FROM tasks ORDER BY id OFFSET $1 LIMIT 1")
+                .bind(tasks / 2)
+                .fetch_one(pool)
+                .await?,
+            self.vocabulary[7].clone(),
+        );
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tasks ORDER BY random() LIMIT $1")
+            .bind((SAMPLES + WARM_UP) as i64)
+            .fetch_all(pool)
+            .await?;
+        let history = self.history_task;
+        let routes: Vec<(String, Vec<String>)> = vec![
+            (
+                "GET /api/tasks?limit=50".into(),
+                vec!["/api/tasks?limit=50".into()],
+            ),
+            (
+                "GET /api/tasks?limit=50&status=complete".into(),
+                vec!["/api/tasks?limit=50&status=complete".into()],
+            ),
+            (
+                "GET /api/tasks?limit=50&cursor=<the middle>".into(),
+                vec![format!("/api/tasks?limit=50&cursor={middle_id}")],
+            ),
+            (
+                format!("GET /api/tasks?q=<rare word> ({RARE_WORD}, 10 tasks)"),
+                vec![format!("/api/tasks?q={RARE_WORD}")],
+            ),
+            (
+                format!("GET /api/tasks?q=<a word of the text> ({word})"),
+                vec![format!("/api/tasks?q={word}")],
+            ),
+            (
+                format!("GET /api/tasks?q=<common word> ({COMMON_WORD}, 1 in 10)"),
+                vec![format!("/api/tasks?q={COMMON_WORD}")],
+            ),
+            (
+                "GET /api/tasks?q=<no match>".into(),
+                vec![format!("/api/tasks?q={NO_MATCH}")],
+            ),
+            (
+                "GET /api/task-counts".into(),
+                vec!["/api/task-counts".into()],
+            ),
+            (
+                "GET /api/task-counts?q=<rare word>".into(),
+                vec![format!("/api/task-counts?q={RARE_WORD}")],
+            ),
+            (
+                "GET /api/task-counts?q=<common word>".into(),
+                vec![format!("/api/task-counts?q={COMMON_WORD}")],
+            ),
+            (
+                "GET /api/tasks/{id}".into(),
+                ids.iter().map(|id| format!("/api/tasks/{id}")).collect(),
+            ),
+            (
+                "GET /api/tasks/{id}/history (20,000 entries: the newest page)".into(),
+                vec![format!("/api/tasks/{history}/history")],
+            ),
+            (
+                "GET /api/tasks/{id}/history (20,000 entries: a page in the middle)".into(),
+                vec![format!(
+                    "/api/tasks/{history}/history?cursor={}",
+                    self.history_middle
+                )],
+            ),
+        ];
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let mut rows = Vec::new();
+        for (route, paths) in routes {
+            let mut times = Vec::new();
+            let mut bytes = 0;
+            for i in 0..SAMPLES + WARM_UP {
+                let path = &paths[i % paths.len()];
+                let start = Instant::now();
+                let response = client.get(format!("{gateway}{path}")).send().await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+                anyhow::ensure!(status.is_success(), "{route}: {status}");
+                if i >= WARM_UP {
+                    times.push(elapsed);
+                    bytes = bytes.max(body.len());
+                }
+            }
+            rows.push(self.row(route, tasks, &times, bytes));
+        }
+        let mut times = Vec::new();
+        for i in 0..SAMPLES + WARM_UP {
+            let start = Instant::now();
+            let response = client
+                .post(format!("{gateway}/api/tasks"))
+                .json(&serde_json::json!({"title": format!("scale {i}")}))
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "create: {}",
+                response.status()
+            );
+            if i >= WARM_UP {
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        rows.push(self.row("POST /api/tasks".into(), tasks, &times, 0));
+        Ok(rows)
+    }
+
+    fn row(&self, route: String, tasks: i64, times: &[f64], response_bytes: usize) -> ScaleRow {
+        let row = ScaleRow {
+            route,
+            tasks,
+            median_ms: percentile(times, 50.0),
+            p99_ms: percentile(times, 99.0),
+            response_bytes,
+        };
+        say(&format!(
+            "{:<70} {:>9} tasks  median {:>7.2} ms  p99 {:>7.2} ms  {} bytes",
+            row.route, tasks, row.median_ms, row.p99_ms, row.response_bytes
+        ));
+        row
+    }
+}
