@@ -61,6 +61,22 @@ fn vocabulary() -> Vec<String> {
         .collect()
 }
 
+/// The vocabulary as a table the generator joins (an array parameter would
+/// be walked from its start for every word drawn).
+async fn store_vocabulary(pool: &PgPool, words: &[String]) -> anyhow::Result<()> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_words (n int PRIMARY KEY, word text NOT NULL)")
+        .execute(pool)
+        .await?;
+    sqlx::query("TRUNCATE bench_words").execute(pool).await?;
+    sqlx::query(
+        "INSERT INTO bench_words SELECT n, word FROM unnest($1::text[]) WITH ORDINALITY AS w(word, n)",
+    )
+    .bind(words)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 impl ScaleData {
     /// Empties the tasks, writes the long history, then grows the table to `tasks`.
     pub async fn start(pool: &PgPool, tasks: i64) -> anyhow::Result<Self> {
@@ -70,6 +86,7 @@ impl ScaleData {
             history_task: 0,
             history_middle: String::new(),
         };
+        store_vocabulary(pool, &data.vocabulary).await?;
         data.grow(pool, 0, tasks).await?;
         data.history_task = sqlx::query_scalar(
             "INSERT INTO tasks (title, description) VALUES ('A task changed 20,000 times', 'see its history') RETURNING id",
@@ -119,21 +136,23 @@ impl ScaleData {
             sqlx::query(
                 r#"
                 INSERT INTO tasks (title, description, status)
-                SELECT 'Task ' || n || ' ' || v[1 + (random() * ($3 - 1))::int]
-                           || ' ' || v[1 + (random() * ($3 - 1))::int],
-                       array_to_string(ARRAY(
-                           SELECT v[1 + (random() * ($3 - 1) + n * 0)::int]
-                           FROM generate_series(1, 12)), ' ')
-                           || CASE WHEN n % 10 = 0 THEN ' meeting' ELSE '' END,
-                       (ARRAY['pending', 'in_progress', 'complete'])[1 + n % 3]
-                FROM generate_series($1::bigint + 1, $2::bigint) AS n,
-                     (SELECT $4::text[] AS v) AS words
+                SELECT 'Task ' || g.n || ' ' || (
+                           SELECT string_agg(w.word, ' ')
+                           FROM (SELECT 1 + (random() * ($3 - 1) + g.n * 0)::int AS r
+                                 FROM generate_series(1, 2)) AS pick
+                           JOIN bench_words w ON w.n = pick.r),
+                       (SELECT string_agg(w.word, ' ')
+                        FROM (SELECT 1 + (random() * ($3 - 1) + g.n * 0)::int AS r
+                              FROM generate_series(1, 12)) AS pick
+                        JOIN bench_words w ON w.n = pick.r)
+                           || CASE WHEN g.n % 10 = 0 THEN ' meeting' ELSE '' END,
+                       (ARRAY['pending', 'in_progress', 'complete'])[1 + g.n % 3]
+                FROM generate_series($1::bigint + 1, $2::bigint) AS g(n)
                 "#,
             )
             .bind(have)
             .bind(next)
             .bind(VOCABULARY as i32)
-            .bind(&self.vocabulary)
             .execute(pool)
             .await?;
             have = next;

@@ -2,12 +2,8 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::list::{SEARCH_COUNT_CAP, TaskCounts, TaskFilter};
+use crate::list::{TaskCounts, TaskFilter};
 use crate::task::{NewTask, Task, TaskStatus};
-
-/// How many of the newest candidates a search reads before it turns to the
-/// trigram indexes.
-const SEARCH_WINDOW: i64 = 2000;
 
 /// Reads and writes tasks. Writes take a connection so that a handler can run
 /// them inside its own transaction together with what else must commit with them.
@@ -25,78 +21,24 @@ impl TaskRepository {
         &self.pool
     }
 
-    /// One page of tasks, newest first. A search runs in two steps: the
-    /// newest [`SEARCH_WINDOW`] candidates first (a common word fills the
-    /// page there), then, only when they do not, the trigram indexes (a rare
-    /// word has few matches to sort). Either way its cost does not grow with
-    /// the table.
+    /// One page of tasks, newest first (a search: see [`crate::search`]).
     pub async fn list(&self, filter: &TaskFilter) -> Result<Vec<Task>, sqlx::Error> {
-        let Some(search) = filter.search.as_deref() else {
-            return sqlx::query_as!(
-                Task,
-                r#"
-                SELECT id, title, description, status AS "status: TaskStatus",
-                       created_at, updated_at, version
-                FROM tasks
-                WHERE ($1::text IS NULL OR status = $1)
-                  AND ($2::bigint IS NULL OR id < $2)
-                ORDER BY id DESC
-                LIMIT $3
-                "#,
-                filter.status.map(TaskStatus::as_str),
-                filter.before_id,
-                filter.limit,
-            )
-            .fetch_all(&self.pool)
-            .await;
-        };
-        let pattern = like_pattern(search);
-        let recent = sqlx::query_as!(
-            Task,
-            r#"
-            SELECT id AS "id!", title AS "title!", description,
-                   status AS "status!: TaskStatus", created_at AS "created_at!",
-                   updated_at AS "updated_at!", version AS "version!"
-            FROM (SELECT * FROM tasks
-                  WHERE ($1::text IS NULL OR status = $1)
-                    AND ($2::bigint IS NULL OR id < $2)
-                  ORDER BY id DESC
-                  LIMIT $5) AS newest
-            WHERE title ILIKE $3 ESCAPE '\' OR description ILIKE $3 ESCAPE '\'
-            ORDER BY id DESC
-            LIMIT $4
-            "#,
-            filter.status.map(TaskStatus::as_str),
-            filter.before_id,
-            pattern,
-            filter.limit,
-            SEARCH_WINDOW,
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        if recent.len() as i64 >= filter.limit {
-            return Ok(recent);
+        if let Some(search) = filter.search.as_deref() {
+            return self.search(filter, search).await;
         }
-        // The matching ids come from the trigram indexes (materialized, so the
-        // planner cannot walk the id index instead), then the newest of them.
         sqlx::query_as!(
             Task,
             r#"
-            WITH matching AS MATERIALIZED (
-                SELECT id FROM tasks
-                WHERE (title ILIKE $3 ESCAPE '\' OR description ILIKE $3 ESCAPE '\')
-                  AND ($1::text IS NULL OR status = $1)
-                  AND ($2::bigint IS NULL OR id < $2)
-            )
-            SELECT t.id, t.title, t.description, t.status AS "status: TaskStatus",
-                   t.created_at, t.updated_at, t.version
-            FROM tasks t JOIN matching m ON m.id = t.id
-            ORDER BY t.id DESC
-            LIMIT $4
+            SELECT id, title, description, status AS "status: TaskStatus",
+                   created_at, updated_at, version
+            FROM tasks
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($2::bigint IS NULL OR id < $2)
+            ORDER BY id DESC
+            LIMIT $3
             "#,
             filter.status.map(TaskStatus::as_str),
             filter.before_id,
-            pattern,
             filter.limit,
         )
         .fetch_all(&self.pool)
@@ -104,48 +46,24 @@ impl TaskRepository {
     }
 
     /// How many tasks of each status match `search` (all when `None`). All:
-    /// from the counters the triggers keep, in constant time. A search:
-    /// counted up to [`SEARCH_COUNT_CAP`] matches (then `exact` is false).
+    /// from the counters the triggers keep, in constant time. A search: see
+    /// [`crate::search`].
     pub async fn count_by_status(&self, search: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
-        let rows = match search {
-            None => sqlx::query!(
-                r#"
-                    SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
-                    FROM task_status_counts
-                    GROUP BY status
-                    "#
-            )
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|row| (row.status, row.count))
-            .collect::<Vec<_>>(),
-            Some(search) => sqlx::query!(
-                r#"
-                SELECT status AS "status!: TaskStatus", count(*) AS "count!"
-                FROM (SELECT status FROM tasks
-                      WHERE title ILIKE $1 ESCAPE '\' OR description ILIKE $1 ESCAPE '\'
-                      LIMIT $2) AS matching
-                GROUP BY status
-                "#,
-                like_pattern(search),
-                SEARCH_COUNT_CAP + 1,
-            )
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|row| (row.status, row.count))
-            .collect(),
-        };
-        let mut counts = TaskCounts::default();
-        for (status, count) in rows {
-            counts.add(status, count);
+        if let Some(search) = search {
+            return self.count_matching(search).await;
         }
-        if counts.total > SEARCH_COUNT_CAP {
-            counts = TaskCounts {
-                exact: false,
-                ..counts
-            };
+        let rows = sqlx::query!(
+            r#"
+            SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
+            FROM task_status_counts
+            GROUP BY status
+            "#
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = TaskCounts::default();
+        for row in rows {
+            counts.add(row.status, row.count);
         }
         Ok(counts)
     }
@@ -252,7 +170,7 @@ impl TaskRepository {
 }
 
 /// An ILIKE pattern matching `text` anywhere, with its wildcards taken literally.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {
