@@ -27,6 +27,7 @@ const crdModels = {
 
 const coreKinds = new Set([
   'v1/Namespace', 'v1/ConfigMap', 'v1/Secret', 'v1/Service', 'apps/v1/StatefulSet', 'batch/v1/Job',
+  'networking.k8s.io/v1/NetworkPolicy',
 ]);
 
 /** KafkaSink (eventing.knative.dev/v1alpha1), from the Knative Kafka docs. */
