@@ -127,14 +127,34 @@ pub fn markdown(results: &Value) -> String {
         );
     }
 
+    // CPU per request: present from the run that first measured it on.
+    let with_cpu = results["throughput"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|row| row.get("cpu_ms_per_request").is_some());
     let _ = writeln!(
         md,
-        "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |\n|---|---|---|---|---|---|---|---|"
+        "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.{}\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |{}\n|---|---|---|---|---|---|---|---|{}",
+        if with_cpu {
+            " CPU per request: the CPU time every process of the stack spent (functions, gateway, PostgreSQL, the broker's halves, tansu; not the load tool), divided by the requests served; for a write it runs until every event of the load is in the audit log, so it is the cost of one acknowledged and audited write."
+        } else {
+            ""
+        },
+        if with_cpu {
+            " CPU ms per request |"
+        } else {
+            ""
+        },
+        if with_cpu { "---|" } else { "" }
     );
     for row in results["throughput"].as_array().into_iter().flatten() {
+        let cpu = row
+            .get("cpu_ms_per_request")
+            .map_or(String::new(), |ms| format!(" {:.3} |", num(ms)));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |{cpu}",
             row["route"].as_str().unwrap_or("?"),
             row["target"].as_str().unwrap_or("?"),
             row["connections"],

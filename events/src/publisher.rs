@@ -1,31 +1,44 @@
-//! What a write function does with its events: build them, store them in the
-//! outbox with the change, and after the commit try once to send them, within
-//! a short bound. What is not sent then, the outbox relay sends later.
+//! The one write path of the write functions: a change to tasks and its
+//! event as one unit of work ([`TaskChange`]). The event is stored in the
+//! outbox in the change's own transaction; once that commits the function
+//! answers, and the event is sent afterwards, in the background, within a
+//! bound. What is not sent then (the sink down or slow, the function
+//! stopping) the outbox relay sends later.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cloudevents::Event;
-use sqlx::PgPool;
+use cloudevents::{AttributesReader, Event};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use task_core::AppState;
+use task_core::background::Background;
 use task_core::config::{ConfigError, setting};
+use tokio::sync::watch;
 
 use crate::cloudevent::to_cloudevent;
 use crate::data::TaskEvent;
-use crate::outbox::{Enqueued, Outbox};
+use crate::outbox::Outbox;
 use crate::sink::EventSink;
 
-/// Builds and publishes one function's events.
+/// How long sent events wait to be marked sent together.
+const MARK_DELAY: Duration = Duration::from_millis(5);
+
+/// Builds, stores and sends one function's events.
 #[derive(Debug, Clone)]
 pub struct EventPublisher {
     function: &'static str,
     /// `None` when `K_SINK` is not set: events then wait for the relay.
     sink: Option<EventSink>,
     bound: Duration,
+    sends: Arc<Sends>,
 }
 
 impl EventPublisher {
     /// `K_SINK` (optional: without it every event waits for the relay) and
-    /// `EVENT_SEND_TIMEOUT_MS` (default 500): how long a request may spend
-    /// sending its event after the commit.
+    /// `EVENT_SEND_TIMEOUT_MS` (default 500): how long a function keeps
+    /// trying to send an event after it answered.
     pub fn from_env(function: &'static str) -> Result<Self, ConfigError> {
         Self::from_lookup(function, |name| std::env::var(name).ok())
     }
@@ -49,6 +62,16 @@ impl EventPublisher {
             function,
             sink,
             bound,
+            sends: Arc::default(),
+        })
+    }
+
+    /// Starts the unit of work of one change to tasks.
+    pub async fn begin<'a>(&'a self, state: &'a AppState) -> Result<TaskChange<'a>, sqlx::Error> {
+        Ok(TaskChange {
+            tx: state.tasks.pool().begin().await?,
+            publisher: self,
+            state,
         })
     }
 
@@ -57,39 +80,185 @@ impl EventPublisher {
         to_cloudevent(event, self.function, traceparent)
     }
 
-    /// Sends an event whose outbox row has committed, and marks it sent.
-    /// Never fails the request: on any error, or past the bound, the row
-    /// stays for the relay. An event behind an earlier unsent one of its
-    /// task is left to the relay too, which sends a task's events in order.
-    pub async fn publish_committed(&self, pool: &PgPool, enqueued: Enqueued, event: &Event) {
-        let Some(sink) = &self.sink else {
+    /// Sends a committed event after the response, in the background, for
+    /// at most the bound; then marks it sent (in a batch with others). An
+    /// event of a task this function is still sending an earlier event of
+    /// waits for that send first, so rapid changes leave in order. On any
+    /// failure the row simply stays for the relay.
+    fn send_later(
+        &self,
+        pool: &PgPool,
+        background: &Background,
+        outbox_id: i64,
+        task_id: i64,
+        event: Event,
+    ) {
+        let Some(sink) = self.sink.clone() else {
             return;
         };
-        let outbox_id = enqueued.id;
-        if enqueued.behind {
-            tracing::info!(
-                outbox_id,
-                "an earlier event of this task is unsent; the relay sends both in order"
-            );
-            return;
-        }
-        let attempt = async {
-            sink.send(event).await.map_err(|err| err.to_string())?;
-            let mut conn = pool.acquire().await.map_err(|err| err.to_string())?;
-            Outbox::mark_sent(&mut conn, &[outbox_id])
-                .await
-                .map_err(|err| err.to_string())
-        };
-        match tokio::time::timeout(self.bound, attempt).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(outbox_id, %error, "event not sent now; the relay will send it");
+        let (before, done) = self.sends.start(task_id, outbox_id);
+        let (bound, sends, pool, tasks) = (
+            self.bound,
+            self.sends.clone(),
+            pool.clone(),
+            background.clone(),
+        );
+        background.spawn(async move {
+            if let Some(mut earlier) = before {
+                // However it ended: a failed one is the relay's to send again.
+                let _ = earlier.wait_for(Option::is_some).await;
             }
-            Err(_) => {
-                tracing::warn!(outbox_id, bound = ?self.bound, "event not sent in time; the relay will send it");
-            }
-        }
+            let sent = match tokio::time::timeout(bound, sink.send(&event)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    tracing::warn!(outbox_id, %error, "event not sent now; the relay will send it");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        outbox_id,
+                        ?bound,
+                        "event not sent in time; the relay will send it"
+                    );
+                    false
+                }
+            };
+            let _ = done.send(Some(sent));
+            sends.finish(task_id, outbox_id, sent, &pool, &tasks);
+        });
     }
+}
+
+/// One change to tasks and its event, as one unit of work: write through
+/// [`TaskChange::conn`], then [`TaskChange::commit`]. Dropped without a
+/// commit, nothing is written.
+pub struct TaskChange<'a> {
+    tx: Transaction<'static, Postgres>,
+    publisher: &'a EventPublisher,
+    state: &'a AppState,
+}
+
+impl TaskChange<'_> {
+    /// The change's transaction, for the repository's writes.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Stores `event` in the outbox, commits it with the change, and leaves
+    /// the sending to the background: the caller answers at once.
+    pub async fn commit(
+        mut self,
+        event: TaskEvent,
+        traceparent: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let cloudevent = self.publisher.cloudevent(&event, traceparent);
+        let outbox_id = Outbox::enqueue(&mut self.tx, &cloudevent).await?;
+        self.tx.commit().await?;
+        let task = event.task();
+        tracing::info!(
+            task_id = task.id,
+            version = task.version,
+            event_type = event.event_type().as_str(),
+            event_id = cloudevent.id(),
+            "task changed"
+        );
+        self.publisher.send_later(
+            self.state.tasks.pool(),
+            &self.state.background,
+            outbox_id,
+            task.id,
+            cloudevent,
+        );
+        Ok(())
+    }
+}
+
+/// This function's sends under way (one task's one after the other), and
+/// the rows it sent that are not yet marked sent. Rows are marked together: one statement (and one commit, not
+/// waited for) for all the events sent within a few milliseconds, instead of
+/// one commit per event. A lost mark (the function stops first) only means
+/// the relay sends that event once more, and the audit records it once.
+#[derive(Debug, Default)]
+struct Sends {
+    state: Mutex<SendState>,
+    flushing: AtomicBool,
+}
+
+/// How a send ended, once it has: `Some(true)` sent, `Some(false)` not.
+type Outcome = watch::Receiver<Option<bool>>;
+
+#[derive(Debug, Default)]
+struct SendState {
+    /// Task -> the outbox row of its latest send under way, and its outcome.
+    in_flight: HashMap<i64, (i64, Outcome)>,
+    /// Sent, not yet marked.
+    unmarked: Vec<i64>,
+}
+
+impl Sends {
+    /// Registers the send of row `outbox_id` of task `task_id`; returns the
+    /// outcome of the task's send it must wait for, if one is under way.
+    fn start(
+        &self,
+        task_id: i64,
+        outbox_id: i64,
+    ) -> (Option<Outcome>, watch::Sender<Option<bool>>) {
+        let mut state = self.state.lock().expect("the sends lock");
+        let (done, outcome) = watch::channel(None);
+        let before = state
+            .in_flight
+            .insert(task_id, (outbox_id, outcome))
+            .map(|(_, earlier)| earlier);
+        (before, done)
+    }
+
+    /// Records how a send ended; a sent row is marked soon, with others.
+    fn finish(
+        self: &Arc<Self>,
+        task_id: i64,
+        outbox_id: i64,
+        sent: bool,
+        pool: &PgPool,
+        background: &Background,
+    ) {
+        {
+            let mut state = self.state.lock().expect("the sends lock");
+            if sent {
+                state.unmarked.push(outbox_id);
+            }
+            if state
+                .in_flight
+                .get(&task_id)
+                .is_some_and(|(id, _)| *id == outbox_id)
+            {
+                state.in_flight.remove(&task_id);
+            }
+        }
+        if !sent || self.flushing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (sends, pool) = (self.clone(), pool.clone());
+        background.spawn(async move {
+            tokio::time::sleep(MARK_DELAY).await;
+            sends.flushing.store(false, Ordering::Release);
+            let ids = std::mem::take(&mut sends.state.lock().expect("the sends lock").unmarked);
+            if ids.is_empty() {
+                return;
+            }
+            if let Err(error) = mark_sent(&pool, &ids).await {
+                tracing::warn!(events = ids.len(), %error, "sent events not marked; they will be sent again");
+            }
+        });
+    }
+}
+
+async fn mark_sent(pool: &PgPool, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    Outbox::mark_sent(&mut tx, ids).await?;
+    tx.commit().await
 }
 
 /// An http(s) URL, or an error naming the setting.

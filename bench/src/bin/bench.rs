@@ -12,7 +12,7 @@ use bench::measure::load::{pgbench, wrk};
 use bench::measure::outbox::outbox_under_load;
 use bench::measure::pipeline::event_pipeline;
 use bench::measure::process::{FunctionProcess, cold_starts};
-use bench::measure::scale::ScaleData;
+use bench::measure::scale::{ScaleData, ScaleRow};
 use bench::measure::web;
 use bench::stats::Summary;
 use bench::{repository, stack_launch};
@@ -40,6 +40,9 @@ struct Args {
     /// The large table of the scale section (measured beside 10,000 tasks).
     #[arg(long, default_value_t = 1_000_000)]
     scale_tasks: i64,
+    /// Only the scale section, printed (bench/results.* are left as they are).
+    #[arg(long)]
+    only_scale: bool,
 }
 
 const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -78,6 +81,11 @@ async fn main() -> anyhow::Result<()> {
         .fetch_one(&pool)
         .await?;
 
+    if args.only_scale {
+        let scale = scale(&stack.gateway_url, &pool, args.scale_tasks).await?;
+        println!("{}", serde_json::to_string_pretty(&scale)?);
+        return Ok(());
+    }
     let mut results = serde_json::Map::new();
     results.insert("machine".into(), machine(&root)?);
 
@@ -213,7 +221,13 @@ async fn main() -> anyhow::Result<()> {
                         )
                     })
                     .collect::<anyhow::Result<_>>()?;
-                let cpu = shares(&before.spent_until(&CpuSnapshot::take()?, "wrk"));
+                // A write is done once its event is in the audit log: the
+                // CPU of the whole path counts, after the load too.
+                if script.is_some() {
+                    settle_events(&pool).await?;
+                }
+                let spent = before.spent_until(&CpuSnapshot::take()?, "wrk");
+                let cpu = shares(&spent);
                 let rps = Summary::of(
                     &runs
                         .iter()
@@ -223,6 +237,11 @@ async fn main() -> anyhow::Result<()> {
                 let p50 = Summary::of(&runs.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
                 let p99 = Summary::of(&runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
                 let errors: u64 = runs.iter().map(|r| r.non_2xx).sum();
+                let served: f64 = runs
+                    .iter()
+                    .map(|r| r.requests_per_second * f64::from(args.seconds))
+                    .sum();
+                let per_request = cpu_per_request(&spent, served);
                 let ratio = rps.median / limit.median;
                 say(&format!(
                     "{route:<24} {target:<8} c={connections:<2} {} req/s  p50 {} ms  p99 {} ms  limit {} tps  ratio {ratio:.2}",
@@ -235,6 +254,8 @@ async fn main() -> anyhow::Result<()> {
                     "route": route, "target": target, "connections": connections,
                     "requests_per_second": rps, "p50_ms": p50, "p99_ms": p99,
                     "non_2xx": errors, "limit_tps": limit, "ratio": ratio,
+                    "cpu_ms_per_request": per_request.total_ms,
+                    "cpu_ms_per_request_by_process": per_request.by_process,
                     "cpu_share": cpu.iter().map(|(name, share)| json!({"process": name, "share": share})).collect::<Vec<_>>(),
                 }));
             }
@@ -297,18 +318,7 @@ async fn main() -> anyhow::Result<()> {
     }));
 
     // 6. Cost as the data grows: last, as it replaces the table.
-    let small = 10_000;
-    say(&format!(
-        "scale: {small} tasks and a history of 20,000 entries"
-    ));
-    let data = ScaleData::start(&pool, small).await?;
-    let mut scale = data.measure(&stack.gateway_url, &pool).await?;
-    say(&format!(
-        "scale: growing the table to {} tasks",
-        args.scale_tasks
-    ));
-    data.grow(&pool, small, args.scale_tasks).await?;
-    scale.extend(data.measure(&stack.gateway_url, &pool).await?);
+    let scale = scale(&stack.gateway_url, &pool, args.scale_tasks).await?;
     results.insert("scale".into(), json!(scale));
 
     let results = Value::Object(results);
@@ -320,6 +330,64 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("results.md"), bench::report::markdown(&results))?;
     say("wrote bench/results.json and bench/results.md");
     Ok(())
+}
+
+/// Waits (up to a minute) until every event is in the audit log.
+async fn settle_events(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let status = task_events::outbox::Outbox::status(pool).await?;
+        if status.unsent == 0 && status.unaudited == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the events of the load did not all reach the audit log within a minute")
+}
+
+/// The CPU every process of the stack spent per request served (the load
+/// tool and unrelated processes left out): one number for the whole path of
+/// a request, that does not depend on how busy the machine was.
+struct PerRequest {
+    total_ms: f64,
+    by_process: BTreeMap<String, f64>,
+}
+
+fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
+    let stack = |name: &str| {
+        FUNCTIONS.contains(&name)
+            || [
+                "postgres",
+                "tansu",
+                "broker receiver",
+                "broker dispatcher",
+                "nginx",
+            ]
+            .contains(&name)
+    };
+    let by_process: BTreeMap<String, f64> = spent
+        .iter()
+        .filter(|(name, _)| stack(name))
+        .map(|(name, seconds)| (name.clone(), seconds * 1000.0 / served.max(1.0)))
+        .collect();
+    PerRequest {
+        total_ms: by_process.values().sum(),
+        by_process,
+    }
+}
+
+/// Every read route and a create at 10,000 tasks, then at `large` tasks.
+async fn scale(gateway: &str, pool: &sqlx::PgPool, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
+    let small = 10_000;
+    say(&format!(
+        "scale: {small} tasks and a history of 20,000 entries"
+    ));
+    let data = ScaleData::start(pool, small).await?;
+    let mut rows = data.measure(gateway, pool).await?;
+    say(&format!("scale: growing the table to {large} tasks"));
+    data.grow(pool, small, large).await?;
+    rows.extend(data.measure(gateway, pool).await?);
+    Ok(rows)
 }
 
 /// Removes the tasks the measurements before added: each measurement starts

@@ -19,15 +19,6 @@ use crate::cloudevent::{PARTITION_KEY, string_extension};
 /// earlier event still pending, which only holds while no other claim runs.
 const CLAIM_LOCK: i64 = 0x7461_736b_5f6f_7574; // "task_out"
 
-/// An event just written to the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Enqueued {
-    pub id: i64,
-    /// An earlier event of the same task is still unsent: sending this one
-    /// now would overtake it, so it is left to the relay.
-    pub behind: bool,
-}
-
 /// A row leased for sending.
 #[derive(Debug, Clone)]
 pub struct OutboxEntry {
@@ -70,34 +61,23 @@ fn encode_error(message: impl Into<String>) -> sqlx::Error {
 pub struct Outbox;
 
 impl Outbox {
-    /// Stores `event` inside the caller's transaction. The event must carry
-    /// the task id as its partition key (every task event does).
-    pub async fn enqueue(conn: &mut PgConnection, event: &Event) -> Result<Enqueued, sqlx::Error> {
+    /// Stores `event` inside the caller's transaction; returns its row id.
+    /// The event must carry the task id as its partition key (every task
+    /// event does).
+    pub async fn enqueue(conn: &mut PgConnection, event: &Event) -> Result<i64, sqlx::Error> {
         let event_id = Uuid::parse_str(event.id()).map_err(|err| encode_error(err.to_string()))?;
         let task_id: i64 = string_extension(event, PARTITION_KEY)
             .and_then(|key| key.parse().ok())
             .ok_or_else(|| encode_error("a task event needs its task id as partition key"))?;
         let json = serde_json::to_value(event).map_err(|err| encode_error(err.to_string()))?;
-        // The CTE reads the snapshot before the insert: earlier rows only.
-        let row = sqlx::query!(
-            r#"
-            WITH earlier AS (
-                SELECT EXISTS (SELECT 1 FROM event_outbox
-                               WHERE task_id = $3 AND sent_at IS NULL) AS pending
-            )
-            INSERT INTO event_outbox (event_id, event, task_id) VALUES ($1, $2, $3)
-            RETURNING id, (SELECT pending FROM earlier) AS "behind!"
-            "#,
+        sqlx::query_scalar!(
+            "INSERT INTO event_outbox (event_id, event, task_id) VALUES ($1, $2, $3) RETURNING id",
             event_id,
             json,
             task_id,
         )
         .fetch_one(conn)
-        .await?;
-        Ok(Enqueued {
-            id: row.id,
-            behind: row.behind,
-        })
+        .await
     }
 
     /// Leases up to `limit` rows that are due, oldest first, for `lease`:

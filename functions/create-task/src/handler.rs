@@ -1,13 +1,11 @@
 use axum::Extension;
 use axum::extract::State;
-use cloudevents::AttributesReader;
 use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::CreatedTask;
 use task_core::task::{CreateTaskRequest, Task};
 use task_core::{ApiError, AppState, TaskRepository};
 use task_events::TaskEvent;
-use task_events::outbox::Outbox;
 use task_events::publisher::EventPublisher;
 
 /// Creates a task. The title is trimmed; everything else is stored as sent.
@@ -34,14 +32,10 @@ pub async fn create_task(
     JsonBody(request): JsonBody<CreateTaskRequest>,
 ) -> Result<CreatedTask, ApiError> {
     let new_task = request.validate()?;
-    let mut tx = state.tasks.pool().begin().await?;
-    let task = TaskRepository::insert(&mut tx, &new_task).await?;
-    let event = events.cloudevent(&TaskEvent::Created(task.clone()), traceparent.as_deref());
-    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
-    tx.commit().await?;
-    tracing::info!(task_id = task.id, event_id = event.id(), "task created");
-    events
-        .publish_committed(state.tasks.pool(), enqueued, &event)
-        .await;
+    let mut change = events.begin(&state).await?;
+    let task = TaskRepository::insert(change.conn(), &new_task).await?;
+    change
+        .commit(TaskEvent::Created(task.clone()), traceparent.as_deref())
+        .await?;
     Ok(CreatedTask(task))
 }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
-use test_support::{SinkMock, TestApp, dead_url, publisher};
+use task_core::serve::serve;
+use task_core::{AppState, build_app};
+use test_support::{SinkMock, TestApp, TestDatabase, dead_url, publisher};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -32,6 +34,7 @@ async fn a_create_sends_one_binary_mode_task_created_event() {
     assert_eq!(response.status(), 201);
     let task: Value = response.json().await.unwrap();
 
+    app.settle().await;
     let events = sink.events().await;
     assert_eq!(events.len(), 1);
     let event = &events[0];
@@ -63,6 +66,7 @@ async fn without_a_traceparent_none_is_invented() {
     let sink = SinkMock::accepting().await;
     let app = app_with_sink(&sink.url(), 500).await;
     create(&app, r#"{"title":"x"}"#).await;
+    app.settle().await;
     let events = sink.events().await;
     assert!(!events[0].has_header("ce-traceparent"));
     assert!(!events[0].has_header("traceparent"));
@@ -76,6 +80,7 @@ async fn a_refused_create_sends_nothing_and_stores_nothing() {
         let status = create(&app, body).await.status();
         assert!(status.is_client_error(), "{body}: {status}");
     }
+    app.settle().await;
     assert!(sink.events().await.is_empty());
     assert_eq!(app.db.count_events().await, 0);
 }
@@ -87,6 +92,7 @@ async fn a_sink_that_is_down_does_not_fail_the_request_and_the_event_waits() {
         let response = create(&app, &format!(r#"{{"title":"t{i}"}}"#)).await;
         assert_eq!(response.status(), 201);
     }
+    app.settle().await;
     assert_eq!(app.db.count_unsent_events().await, 5);
 }
 
@@ -95,17 +101,79 @@ async fn a_sink_that_refuses_leaves_the_event_unsent() {
     let sink = SinkMock::answering(wiremock::ResponseTemplate::new(503)).await;
     let app = app_with_sink(&sink.url(), 500).await;
     assert_eq!(create(&app, r#"{"title":"x"}"#).await.status(), 201);
+    app.settle().await;
     assert_eq!(sink.events().await.len(), 1);
     assert_eq!(app.db.count_unsent_events().await, 1);
 }
 
+/// The function answers once the change has committed; the event is sent
+/// after the response, and a sink slower than the bound leaves it to the relay.
 #[tokio::test]
-async fn a_slow_sink_delays_the_request_no_longer_than_the_bound() {
+async fn the_answer_does_not_wait_for_the_sink() {
     let sink = SinkMock::slow(Duration::from_secs(10)).await;
     let app = app_with_sink(&sink.url(), 300).await;
     let start = Instant::now();
     assert_eq!(create(&app, r#"{"title":"x"}"#).await.status(), 201);
     let elapsed = start.elapsed();
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    app.settle().await;
+    assert_eq!(sink.events().await.len(), 1, "the send was tried");
     assert_eq!(app.db.count_unsent_events().await, 1);
+}
+
+/// A function stopping (Knative's SIGTERM) first finishes the sends it
+/// started after its responses, within a bound.
+async fn stopping_function(sink: &SinkMock, drain: Duration) -> (TestDatabase, bool) {
+    let db = TestDatabase::new().await;
+    let state = AppState::new(create_task::FUNCTION, db.pool.clone());
+    let background = state.background.clone();
+    let events = publisher(create_task::FUNCTION, Some(&sink.url()), 10_000);
+    let app = build_app(create_task::router(events), state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/tasks", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(create_task::FUNCTION, listener, app, async {
+        let _ = stopped.await;
+    }));
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"title": "made just before the stop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let finished = background.drain(drain).await;
+    (db, finished)
+}
+
+#[tokio::test]
+async fn a_stopping_function_finishes_its_sends_first() {
+    let sink = SinkMock::slow(Duration::from_millis(300)).await;
+    let (db, finished) = stopping_function(&sink, Duration::from_secs(5)).await;
+    assert!(finished);
+    assert_eq!(sink.events().await.len(), 1);
+    assert_eq!(
+        db.count_unsent_events().await,
+        0,
+        "sent and marked before exiting"
+    );
+}
+
+#[tokio::test]
+async fn a_stopping_function_leaves_what_it_cannot_finish_to_the_relay() {
+    let sink = SinkMock::slow(Duration::from_secs(30)).await;
+    let start = Instant::now();
+    let (db, finished) = stopping_function(&sink, Duration::from_millis(200)).await;
+    assert!(!finished);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the stop waited for the sink"
+    );
+    assert_eq!(
+        db.count_unsent_events().await,
+        1,
+        "in the outbox, for the relay"
+    );
 }

@@ -1,12 +1,10 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use cloudevents::AttributesReader;
 use task_core::extract::{TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState, TaskRepository};
 use task_events::TaskEvent;
-use task_events::outbox::Outbox;
 use task_events::publisher::EventPublisher;
 
 /// Deletes a task. Emits `task.deleted` with the task as it was.
@@ -28,16 +26,12 @@ pub async fn delete_task(
     traceparent: TraceParent,
     TaskId(id): TaskId,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.tasks.pool().begin().await?;
-    let task = TaskRepository::delete(&mut tx, id)
+    let mut change = events.begin(&state).await?;
+    let task = TaskRepository::delete(change.conn(), id)
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
-    let event = events.cloudevent(&TaskEvent::Deleted(task.clone()), traceparent.as_deref());
-    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
-    tx.commit().await?;
-    tracing::info!(task_id = task.id, event_id = event.id(), "task deleted");
-    events
-        .publish_committed(state.tasks.pool(), enqueued, &event)
-        .await;
+    change
+        .commit(TaskEvent::Deleted(task), traceparent.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -24,6 +24,8 @@ async fn a_delete_sends_task_deleted_with_the_task_as_it_was() {
         .unwrap();
     assert_eq!(response.status(), 204);
 
+    app.settle().await;
+
     let events = sink.events().await;
     assert_eq!(events.len(), 1);
     let event = &events[0];
@@ -46,6 +48,7 @@ async fn deleting_a_missing_task_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    app.settle().await;
     assert!(sink.events().await.is_empty());
     assert_eq!(app.db.count_events().await, 0);
 }

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
 use crate::audit_log::AuditLog;
+use crate::background::Background;
 use crate::error::ApiError;
 use crate::health::health;
 use crate::repository::TaskRepository;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub function: &'static str,
     pub tasks: TaskRepository,
     pub audit_log: AuditLog,
+    /// What runs after a response (event sends); drained on shutdown.
+    pub background: Background,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             function,
             tasks: TaskRepository::new(pool.clone()),
             audit_log: AuditLog::new(pool),
+            background: Background::default(),
         }
     }
 }
@@ -52,6 +56,9 @@ pub fn build_app(routes: Router<AppState>, state: AppState) -> Router {
     let function = state.function;
     routes
         .route("/health", get(health))
+        // Liveness: the process answers. Not the database: an outage must not
+        // make Kubernetes restart every pod (readiness, on /health, covers it).
+        .route("/live", get(|| async { "ok" }))
         .fallback(|request: Request| async move {
             ApiError::RouteNotFound(request.uri().path().to_string())
         })

@@ -22,6 +22,9 @@ pub struct Config {
     /// (PostgreSQL's `statement_timeout`); past it the request is answered
     /// 503. Default 5000.
     pub database_statement_timeout: Duration,
+    /// `SHUTDOWN_DRAIN_MS`: on SIGTERM, after the last response, how long the
+    /// work started after responses (event sends) may take to finish. Default 5000.
+    pub shutdown_drain: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for Config {
                 "database_statement_timeout",
                 &self.database_statement_timeout,
             )
+            .field("shutdown_drain", &self.shutdown_drain)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +93,7 @@ impl Config {
                 "DATABASE_STATEMENT_TIMEOUT_MS",
                 5000,
             )?),
+            shutdown_drain: Duration::from_millis(setting(&lookup, "SHUTDOWN_DRAIN_MS", 5000)?),
         })
     }
 }

@@ -11,12 +11,16 @@ pub mod history;
 pub mod list;
 pub mod problem;
 pub mod routes;
+#[cfg(feature = "server")]
+pub mod search;
 pub mod task;
 
 #[cfg(feature = "server")]
 mod app;
 #[cfg(feature = "server")]
 pub mod audit_log;
+#[cfg(feature = "server")]
+pub mod background;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]

@@ -1,13 +1,16 @@
 //! Start-up: configuration, logging, then either an HTTP server on `$PORT`
 //! (Knative, the local stack) or the AWS Lambda runtime loop.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::app::{AppState, build_app};
+use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::db::lazy_pool;
 
@@ -43,20 +46,23 @@ pub async fn run(
             return ExitCode::from(2);
         }
     };
-    let app = build_app(routes, AppState::new(function, pool.clone()));
+    let state = AppState::new(function, pool.clone());
+    let background = state.background.clone();
+    let app = build_app(routes, state);
 
     let result = if std::env::var_os(LAMBDA_RUNTIME_API).is_some() {
         tracing::info!(function, "serving AWS Lambda invocations");
         lambda_http::run(app).await.map_err(|err| err.to_string())
     } else {
-        serve_http(
-            function,
-            app,
-            SocketAddr::new(config.bind_address, config.port),
-        )
-        .await
-        .map_err(|err| err.to_string())
+        let address = SocketAddr::new(config.bind_address, config.port);
+        match TcpListener::bind(address).await {
+            Ok(listener) => serve(function, listener, app, shutdown_signal(function))
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(format!("cannot listen on {address}: {err}")),
+        }
     };
+    finish_background(function, &background, config.shutdown_drain).await;
     pool.close().await;
     match result {
         Ok(()) => {
@@ -70,18 +76,37 @@ pub async fn run(
     }
 }
 
-async fn serve_http(
+/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests
+/// then finish. The caller finishes the background work after it.
+pub async fn serve(
     function: &'static str,
+    listener: TcpListener,
     app: Router,
-    address: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(address).await.map_err(|err| {
-        std::io::Error::new(err.kind(), format!("cannot listen on {address}: {err}"))
-    })?;
     tracing::info!(function, address = %listener.local_addr()?, "listening");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(function))
+        .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Lets the work started after responses (event sends) finish, for at most
+/// `within`; what is abandoned waits in the outbox for the relay.
+pub async fn finish_background(function: &'static str, background: &Background, within: Duration) {
+    let pending = background.pending();
+    if pending == 0 {
+        background.drain(within).await;
+        return;
+    }
+    tracing::info!(function, pending, "finishing background work");
+    if !background.drain(within).await {
+        tracing::warn!(
+            function,
+            abandoned = background.pending(),
+            bound = ?within,
+            "background work abandoned; its events wait in the outbox for the relay"
+        );
+    }
 }
 
 /// Resolves on SIGTERM (what Knative sends) or Ctrl-C; in-flight requests then finish.

@@ -11,6 +11,7 @@ use axum::Router;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use task_core::background::Background;
 use task_core::db::MIGRATOR;
 use task_core::task::{NewTask, Task, TaskStatus};
 use task_core::{AppState, TaskRepository, build_app};
@@ -122,6 +123,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: TestDatabase,
+    /// What the function does after its responses (event sends).
+    pub background: Background,
 }
 
 impl TestApp {
@@ -147,7 +150,9 @@ impl TestApp {
         pool: PgPool,
         db: TestDatabase,
     ) -> Self {
-        let app = build_app(routes, AppState::new(function, pool));
+        let state = AppState::new(function, pool);
+        let background = state.background.clone();
+        let app = build_app(routes, state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = format!("http://{}", listener.local_addr().expect("an address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -155,6 +160,20 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             db,
+            background,
+        }
+    }
+
+    /// Waits (up to 10 s) until the work started after the responses so
+    /// far (event sends, marking them sent) is done.
+    pub async fn settle(&self) {
+        let start = std::time::Instant::now();
+        while self.background.pending() > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "background work did not finish"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 

@@ -1,12 +1,10 @@
 use axum::Extension;
 use axum::extract::State;
-use cloudevents::AttributesReader;
 use task_core::extract::{IfMatch, JsonBody, TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::TaskResponse;
 use task_core::task::{Task, UpdateTaskRequest};
 use task_core::{ApiError, AppState, TaskRepository};
-use task_events::outbox::Outbox;
 use task_events::publisher::EventPublisher;
 use task_events::{TaskEvent, TaskUpdated};
 
@@ -43,27 +41,20 @@ pub async fn update_task(
     JsonBody(request): JsonBody<UpdateTaskRequest>,
 ) -> Result<TaskResponse, ApiError> {
     let patch = request.validate()?;
-    let mut tx = state.tasks.pool().begin().await?;
-    let current = TaskRepository::find_for_update(&mut tx, id)
+    let mut change = events.begin(&state).await?;
+    let current = TaskRepository::find_for_update(change.conn(), id)
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
     if_match.check(&current)?;
     let Some(changed) = patch.apply_to(&current) else {
         return Ok(TaskResponse(current));
     };
-    let task = TaskRepository::update(&mut tx, &changed).await?;
-    let change = TaskEvent::Updated(TaskUpdated::between(&current, &task));
-    let event = events.cloudevent(&change, traceparent.as_deref());
-    let enqueued = Outbox::enqueue(&mut tx, &event).await?;
-    tx.commit().await?;
-    tracing::info!(
-        task_id = task.id,
-        version = task.version,
-        event_id = event.id(),
-        "task updated"
-    );
-    events
-        .publish_committed(state.tasks.pool(), enqueued, &event)
-        .await;
+    let task = TaskRepository::update(change.conn(), &changed).await?;
+    change
+        .commit(
+            TaskEvent::Updated(TaskUpdated::between(&current, &task)),
+            traceparent.as_deref(),
+        )
+        .await?;
     Ok(TaskResponse(task))
 }
