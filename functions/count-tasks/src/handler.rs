@@ -1,5 +1,6 @@
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
+use task_core::extract::QueryString;
 use task_core::list::{CountQuery, TaskCounts};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState};
@@ -20,10 +21,8 @@ use task_core::{ApiError, AppState};
 )]
 pub async fn count_tasks(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    QueryString(query): QueryString<CountQuery>,
 ) -> Result<Json<TaskCounts>, ApiError> {
-    let query: CountQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
     let search = query.validate()?;
     Ok(Json(state.tasks.count_by_status(search.as_deref()).await?))
 }

@@ -222,3 +222,17 @@ async fn database_down_is_503_and_the_function_recovers_when_it_returns() {
     assert_eq!(app.get("/health").await.status(), 200);
     assert_eq!(app.db.count_tasks().await, 2);
 }
+
+#[tokio::test]
+async fn a_field_named_twice_is_400() {
+    let app = app().await;
+    let problem = assert_problem(post(&app, r#"{"title":"a","title":"b"}"#).await, 400).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field"),
+        "{problem}"
+    );
+    assert_eq!(app.db.count_tasks().await, 0);
+}

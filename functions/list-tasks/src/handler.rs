@@ -1,7 +1,8 @@
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use task_core::extract::QueryString;
 use task_core::list::{ListQuery, TaskFilter};
 use task_core::problem::Problem;
 use task_core::task::Task;
@@ -24,10 +25,8 @@ use task_core::{ApiError, AppState};
 )]
 pub async fn list_tasks(
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    QueryString(query): QueryString<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
     let filter = query.validate()?;
     // One more than the page tells whether another page follows.
     let mut tasks = state

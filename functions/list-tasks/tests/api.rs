@@ -291,4 +291,8 @@ async fn a_malformed_query_string_is_400() {
         400,
     )
     .await;
+    // Bytes that are not UTF-8 once decoded are not text to search for.
+    for query in ["q=%FF%FF%FF", "q=abc%C3", "status=%80"] {
+        assert_problem(app.get(&format!("/api/tasks?{query}")).await, 400).await;
+    }
 }

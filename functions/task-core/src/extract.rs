@@ -4,7 +4,10 @@ use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -25,10 +28,74 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         // Parsing into a map first refuses arrays, which serde would otherwise
         // accept for a struct whose fields all have defaults.
-        let Json(object) = Json::<Map<String, Value>>::from_request(request, state).await?;
+        let Json(UniqueObject(object)) = Json::<UniqueObject>::from_request(request, state).await?;
         T::deserialize(Value::Object(object))
             .map(JsonBody)
             .map_err(|err| ApiError::BadRequest(format!("invalid request body: {err}")))
+    }
+}
+
+/// A JSON object that names each member once. JSON leaves duplicate names
+/// to the parser (most keep the last); a request that names a field twice is
+/// ambiguous, so it is refused.
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = UniqueObject;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
+                let mut object = Map::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if object.contains_key(&name) {
+                        return Err(de::Error::custom(format!("duplicate field `{name}`")));
+                    }
+                    let value = map.next_value()?;
+                    object.insert(name, value);
+                }
+                Ok(UniqueObject(object))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A query string read into `T`: 400 when it is malformed, repeats a
+/// parameter, or percent-encodes bytes that are not UTF-8 (a lenient decoder
+/// would silently turn them into U+FFFD and search for that).
+#[derive(Debug)]
+pub struct QueryString<T>(pub T);
+
+impl<T: DeserializeOwned> QueryString<T> {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let malformed =
+            |detail: String| ApiError::BadRequest(format!("invalid query string: {detail}"));
+        for part in raw.split('&') {
+            let bytes = part.replace('+', " ");
+            if percent_encoding::percent_decode_str(&bytes)
+                .decode_utf8()
+                .is_err()
+            {
+                return Err(malformed(format!("{part:?} is not percent-encoded UTF-8")));
+            }
+        }
+        serde_urlencoded::from_str(raw)
+            .map(QueryString)
+            .map_err(|err| malformed(err.to_string()))
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryString<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Self::parse(parts.uri.query().unwrap_or_default())
     }
 }
 
@@ -37,11 +104,15 @@ where
 pub struct TaskId(pub i64);
 
 impl TaskId {
+    /// Only the canonical form: digits, no sign, no leading zero (so one
+    /// task has one URL).
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let canonical =
+            !raw.starts_with('0') && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
         match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Ok(Self(id)),
+            Ok(id) if canonical && id > 0 => Ok(Self(id)),
             _ => Err(ApiError::BadRequest(format!(
-                "task id {raw:?} is not a positive 64-bit integer"
+                "task id {raw:?} is not a positive 64-bit integer in its canonical form"
             ))),
         }
     }
@@ -173,7 +244,18 @@ mod tests {
             TaskId::parse("9223372036854775807").unwrap(),
             TaskId(i64::MAX)
         );
-        for bad in ["0", "-1", "abc", "1.5", "9223372036854775808", "", " 1"] {
+        for bad in [
+            "0",
+            "-1",
+            "abc",
+            "1.5",
+            "9223372036854775808",
+            "",
+            " 1",
+            "+1",
+            "0001",
+            "01",
+        ] {
             assert!(TaskId::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -201,6 +283,24 @@ mod tests {
         match IfMatch::parse("\"1\"").check(&task(2)) {
             Err(ApiError::PreconditionFailed(current)) => assert_eq!(current.version, 2),
             other => panic!("expected 412, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_strings_must_be_utf8_once_decoded() {
+        use crate::list::ListQuery;
+        assert!(QueryString::<ListQuery>::parse("q=caf%C3%A9&limit=5").is_ok());
+        assert!(QueryString::<ListQuery>::parse("q=milk+and+honey").is_ok());
+        for bad in [
+            "q=%FF",
+            "q=abc%C3",
+            "status=pending&status=complete",
+            "limit=1&q=%80%80%80",
+        ] {
+            assert!(
+                QueryString::<ListQuery>::parse(bad).is_err(),
+                "{bad:?} was accepted"
+            );
         }
     }
 }

@@ -1,8 +1,8 @@
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use task_core::extract::TaskId;
+use task_core::extract::{QueryString, TaskId};
 use task_core::history::{HistoryEntry, HistoryPage, HistoryQuery};
 use task_core::problem::Problem;
 use task_core::{ApiError, AppState};
@@ -28,10 +28,8 @@ use task_core::{ApiError, AppState};
 pub async fn task_history(
     State(state): State<AppState>,
     TaskId(id): TaskId,
-    RawQuery(raw): RawQuery,
+    QueryString(query): QueryString<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let query: HistoryQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|err| ApiError::BadRequest(format!("invalid query string: {err}")))?;
     let page = query.validate()?;
     // One more than the page tells whether another page follows.
     let mut entries = state

@@ -68,6 +68,34 @@ impl GatewayConfig {
     }
 }
 
+/// What the browser may do with the page: scripts and styles from this
+/// origin only (the web app's loader is a file, not an inline script; wasm
+/// needs `wasm-unsafe-eval` to compile), requests to this origin only, never
+/// framed, no forms, plugins or `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+style-src 'self'; img-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
+base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The headers on every response of the edge router, page and API alike.
+/// nginx drops inherited `add_header`s in a block that adds its own, so
+/// every such block repeats these.
+fn security_headers(indent: &str) -> String {
+    [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        (
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ]
+    .iter()
+    .map(|(name, value)| format!("{indent}add_header {name} \"{value}\" always;\n"))
+    .collect()
+}
+
 /// A problem+json body nginx answers itself (no user input inside).
 fn problem(status: u16, title: &str, slug: &str, detail: &str) -> String {
     format!(
@@ -194,7 +222,8 @@ impl GatewayConfig {
             conf,
             "    server {{\n\
              \x20       listen {listen};\n\
-             \x20       root {root};\n\n\
+             \x20       root {root};\n\
+             {headers}\n\
              \x20       location = {READY_PATH} {{\n\
              \x20           access_log off;\n\
              \x20           return 204;\n\
@@ -204,6 +233,7 @@ impl GatewayConfig {
              \x20       }}\n\n",
             listen = self.listen,
             root = self.web_root.display(),
+            headers = security_headers("        "),
         );
 
         let mut api_locations = vec!["/api/".to_string()];
@@ -222,6 +252,7 @@ impl GatewayConfig {
                  \x20           }}\n\
                  \x20           if ($function = \"\") {{\n\
                  \x20               add_header Allow $allowed_methods always;\n\
+                 {headers}\
                  \x20               return 405 {not_allowed};\n\
                  \x20           }}\n\
                  \x20           proxy_pass http://$function;\n\
@@ -231,6 +262,7 @@ impl GatewayConfig {
                  \x20           proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
                  \x20           proxy_set_header X-Forwarded-Proto $scheme;\n\
                  \x20       }}\n\n",
+                headers = security_headers("                "),
                 not_found = problem(
                     404,
                     "Not Found",
@@ -253,22 +285,65 @@ impl GatewayConfig {
              \x20       error_page 413 = @too_large;\n\
              \x20       # Methods nginx refuses by itself (TRACE, or POST to a file).\n\
              \x20       error_page 405 = @not_allowed;\n\
+             \x20       # Requests nginx refuses before routing (494: headers or a cookie\n\
+             \x20       # too large) answer as the API does.\n\
+             \x20       error_page 400 494 = @bad_request;\n\
+             \x20       # (A named location needs a parsed URI: a 414 has none.)\n\
+             \x20       error_page 414 /_edge/uri-too-long;\n\
+             \x20       error_page 500 = @internal;\n\
              \x20       location @not_allowed {{\n\
              \x20           default_type application/problem+json;\n\
              \x20           add_header Allow $allow always;\n\
+             {headers}\
              \x20           return 405 {not_allowed};\n\
              \x20       }}\n\
              \x20       location @unavailable {{\n\
              \x20           default_type application/problem+json;\n\
              \x20           add_header Retry-After 1 always;\n\
+             {headers}\
              \x20           return 503 {unavailable};\n\
              \x20       }}\n\
              \x20       location @too_large {{\n\
              \x20           default_type application/problem+json;\n\
              \x20           return 413 {too_large};\n\
              \x20       }}\n\
+             \x20       location @bad_request {{\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           return 400 {bad_request};\n\
+             \x20       }}\n\
+             \x20       location = /_edge/uri-too-long {{\n\
+             \x20           internal;\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           return 414 {uri_too_long};\n\
+             \x20       }}\n\
+             \x20       location @internal {{\n\
+             \x20           default_type application/problem+json;\n\
+             \x20           return 500 {internal};\n\
+             \x20       }}\n\
              \x20   }}\n\
              }}\n",
+            headers = security_headers("            "),
+            bad_request = problem(
+                400,
+                "Bad Request",
+                "bad-request",
+                "the request is malformed, or its headers or cookies are too large"
+            ),
+            uri_too_long = problem(
+                414,
+                "URI Too Long",
+                "uri-too-long",
+                &format!(
+                    "the request line is too long; a query string must be at most {} bytes",
+                    task_core::QUERY_LIMIT_BYTES
+                )
+            ),
+            internal = problem(
+                500,
+                "Internal Server Error",
+                "internal",
+                "the edge router failed; retry shortly"
+            ),
             unavailable = problem(
                 503,
                 "Service Unavailable",

@@ -240,6 +240,46 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         );
     }
 
+    // Every response carries the security headers; what nginx refuses by
+    // itself (a request line or a cookie far too large) is problem+json too.
+    for path in ["/", "/api/tasks", "/api/nothing"] {
+        let response = client.get(format!("{gateway}{path}")).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(
+            headers["content-security-policy"],
+            local_stack::gateway::CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+    for (request, status) in [
+        (
+            client.get(format!("{gateway}/api/tasks?q={}", "x".repeat(9000))),
+            414,
+        ),
+        (
+            client.get(format!("{gateway}/api/tasks?q={}", "x".repeat(5000))),
+            414,
+        ),
+        (
+            client
+                .get(format!("{gateway}/api/tasks"))
+                .header("cookie", format!("a={}", "y".repeat(17_000))),
+            400,
+        ),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], status);
+    }
+
     // The gateway's own answers: unknown route, unknown method, health, docs, the page.
     let response = client
         .get(format!("{gateway}/api/unknown"))
