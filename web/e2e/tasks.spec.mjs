@@ -1,5 +1,6 @@
 // What a person does with the app, in a real browser against the real stack.
 import { test, expect, snapshot, addTask, taskItem } from './fixtures.mjs';
+import { expectAccessible } from './axe.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -227,4 +228,65 @@ test('works by keyboard on a phone-width screen in dark mode', async ({ browser,
   expect(width).toBeLessThanOrEqual(375);
   await snapshot(page, 'phone-dark');
   await context.close();
+});
+
+test('has no serious or critical accessibility findings, light and dark (axe-core)', async ({ page, browser, baseURL, request }) => {
+  test.slow(); // two looks, six states each, and two recoveries from an outage
+  // Its own tasks, one in each look: with a description, without one ("Add a
+  // description"), complete (struck through) and in progress, with a history.
+  const made = [];
+  for (const [data, status] of [
+    [{ title: 'Checked by axe', description: 'Every state, light and dark' }, 'complete'],
+    [{ title: 'Checked by axe, no description' }, 'in_progress'],
+  ]) {
+    const task = await (await request.post('/api/tasks', { data })).json();
+    expect((await request.put(`/api/tasks/${task.id}`, { data: { status } })).ok()).toBeTruthy();
+    made.push(task);
+  }
+  await expect.poll(async () => (await (await request.get(`/api/tasks/${made[0].id}/history`)).json()).length,
+    { timeout: 30_000 }).toBe(2);
+
+  /** Every state worth scanning, in the page's current colour scheme and width. */
+  async function scanStates(page, look) {
+    await page.goto('/');
+    const item = taskItem(page, 'Checked by axe');
+    await expect(taskItem(page, 'Checked by axe, no description').getByRole('button', { name: 'Add a description' }))
+      .toBeVisible();
+    await expect(item.getByRole('button', { name: 'Complete' })).toHaveAttribute('aria-pressed', 'true');
+    await expectAccessible(page, `${look}: the list`);
+
+    await page.getByLabel('Title', { exact: true }).fill('   ');
+    await page.getByRole('button', { name: 'Add task' }).click();
+    await expect(page.getByText('Title must not be blank.')).toBeVisible();
+    await expectAccessible(page, `${look}: the form with a validation error`);
+
+    await item.getByRole('button', { name: 'History' }).click();
+    await expect(item.getByRole('region', { name: 'History of Checked by axe' }).locator('li[data-event-type]'))
+      .toHaveCount(2);
+    await expectAccessible(page, `${look}: a task's history open`);
+
+    await item.getByRole('button', { name: /^Edit title/ }).click();
+    await expect(page.locator('.edit-title')).toBeFocused();
+    await expectAccessible(page, `${look}: editing a title in place`);
+    await page.locator('.edit-title').press('Escape');
+    await item.getByRole('button', { name: 'Delete Checked by axe' }).click();
+    await expect(item.getByRole('button', { name: 'Keep' })).toBeVisible();
+    await expectAccessible(page, `${look}: a delete to confirm`);
+    await item.getByRole('button', { name: 'Keep' }).click();
+
+    // The banner while the server cannot be reached.
+    await page.route(/\/(api\/|health)/, (route) => route.abort());
+    await taskItem(page, 'Checked by axe, no description').getByRole('button', { name: 'Pending' }).click();
+    await expect(page.getByRole('alert').filter({ hasText: 'The server cannot be reached' })).toBeVisible();
+    await expectAccessible(page, `${look}: the server cannot be reached`);
+    await page.unroute(/\/(api\/|health)/);
+    await expect(page.getByText('The server is reachable again.')).toBeVisible({ timeout: 10_000 });
+  }
+
+  await scanStates(page, 'light, desktop');
+  const context = await browser.newContext({ baseURL, viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
+  await scanStates(await context.newPage(), 'dark, phone width');
+  await context.close();
+
+  for (const task of made) expect((await request.delete(`/api/tasks/${task.id}`)).ok()).toBeTruthy();
 });

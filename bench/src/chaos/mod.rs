@@ -178,7 +178,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
     ));
     let clients = load.start(options.clients, &stack.gateway_url, options.think);
     let injector = Injector {
-        admin: AdminClient::new(stack.admin_url.clone()),
+        admin: AdminClient::new(&stack),
         pool: pool.clone(),
         load: load.clone(),
         audit_url: stack.functions["audit"].clone(),

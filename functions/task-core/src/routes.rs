@@ -59,6 +59,49 @@ pub const EVENT_SUBSCRIBER: &str = "audit";
 /// outbox still holds.
 pub const OUTBOX_RELAY: &str = "outbox-relay";
 
+/// What a function may do in the database: the role (created by the
+/// migrations) its login user is a member of, and nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Duty {
+    /// Reads tasks, counts and the audit log.
+    Read,
+    /// Changes tasks and writes their events to the outbox.
+    Write,
+    /// Records events in the audit log.
+    Audit,
+    /// Sends and reconciles the outbox.
+    Relay,
+}
+
+impl Duty {
+    pub const ALL: [Duty; 4] = [Self::Read, Self::Write, Self::Audit, Self::Relay];
+
+    /// The function's duty.
+    pub fn of(function: &str) -> Self {
+        match function {
+            "create-task" | "update-task" | "delete-task" => Self::Write,
+            EVENT_SUBSCRIBER => Self::Audit,
+            OUTBOX_RELAY => Self::Relay,
+            _ => Self::Read,
+        }
+    }
+
+    /// The database role of the duty (see the migrations).
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Read => "task_reader",
+            Self::Write => "task_writer",
+            Self::Audit => "task_auditor",
+            Self::Relay => "task_relay",
+        }
+    }
+
+    /// A short name, for login users and Secrets (`reader`, `writer`, ...).
+    pub fn name(self) -> &'static str {
+        self.role().trim_start_matches("task_")
+    }
+}
+
 /// The distinct paths of the table, in table order, each with the methods allowed on it.
 pub fn paths() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut paths: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
@@ -94,6 +137,29 @@ mod tests {
         {
             assert!(FUNCTIONS.contains(name), "{name} is not in FUNCTIONS");
         }
+    }
+
+    #[test]
+    fn only_the_writers_write_and_only_audit_records() {
+        let writers: Vec<&str> = FUNCTIONS
+            .iter()
+            .copied()
+            .filter(|f| Duty::of(f) == Duty::Write)
+            .collect();
+        let mut senders: Vec<&str> = EVENT_SENDERS
+            .iter()
+            .copied()
+            .filter(|f| *f != OUTBOX_RELAY)
+            .collect();
+        senders.sort_unstable();
+        let mut sorted = writers.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted, senders,
+            "the writers are the functions that emit events"
+        );
+        assert_eq!(Duty::of(EVENT_SUBSCRIBER), Duty::Audit);
+        assert_eq!(Duty::of("list-tasks").name(), "reader");
     }
 
     #[test]

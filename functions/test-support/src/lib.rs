@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use task_core::background::Background;
 use task_core::db::MIGRATOR;
+use task_core::routes::Duty;
 use task_core::task::{NewTask, Task, TaskStatus};
 use task_core::{AppState, TaskRepository, build_app};
 use task_events::publisher::EventPublisher;
@@ -53,7 +54,24 @@ impl TestDatabase {
             .await
             .expect("connect to the test database");
         MIGRATOR.run(&pool).await.expect("apply the migrations");
+        login_users(&pool).await;
         Self { url, pool }
+    }
+
+    /// A pool connecting as the login user of `duty`: what a function of
+    /// that duty may do, and no more (as on the local stack and Knative).
+    pub async fn pool_as(&self, duty: Duty) -> PgPool {
+        let url = server().url_as(&test_user(duty), TEST_USER_PASSWORD, self.name());
+        PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&url)
+            .await
+            .expect("connect as a duty's login user")
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or_default()
     }
 
     /// Inserts a task directly, bypassing the API.
@@ -128,10 +146,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Serves `routes` the way the function binary does, on a free port.
+    /// Serves `routes` the way the function binary does, on a free port,
+    /// connected as its duty's login user.
     pub async fn spawn(function: &'static str, routes: Router<AppState>) -> Self {
         let db = TestDatabase::new().await;
-        Self::spawn_with_pool(function, routes, db.pool.clone(), db).await
+        Self::spawn_on(&db, function, routes).await
     }
 
     /// Serves `routes` on an existing database (several functions, one database).
@@ -140,7 +159,8 @@ impl TestApp {
         function: &'static str,
         routes: Router<AppState>,
     ) -> Self {
-        Self::spawn_with_pool(function, routes, db.pool.clone(), db.clone()).await
+        let pool = db.pool_as(Duty::of(function)).await;
+        Self::spawn_with_pool(function, routes, pool, db.clone()).await
     }
 
     /// Serves `routes` with `pool` (e.g. one pointing at a stopped server).
@@ -200,6 +220,36 @@ impl TestApp {
             .await
             .expect("request")
     }
+}
+
+/// The password of the tests' login users (the test server is throw-away).
+const TEST_USER_PASSWORD: &str = "test";
+
+/// The login user of `duty` in the test server.
+fn test_user(duty: Duty) -> String {
+    format!("task_test_{}", duty.name())
+}
+
+/// Makes each duty's login user (roles are shared by the whole server: once
+/// is enough, and a second time changes nothing).
+async fn login_users(pool: &PgPool) {
+    static MADE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    MADE.get_or_init(|| async {
+        for duty in Duty::ALL {
+            let user = test_user(duty);
+            let statement = format!(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{user}') \
+                 THEN CREATE ROLE {user} LOGIN PASSWORD '{TEST_USER_PASSWORD}'; END IF; END $$; \
+                 GRANT {} TO {user};",
+                duty.role()
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(pool)
+                .await
+                .expect("create a duty's login user");
+        }
+    })
+    .await;
 }
 
 /// The event publisher of `function`, sending to `sink` (none: events only go

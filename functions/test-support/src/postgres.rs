@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use local_stack::postgres::{PostgresCluster, THROWAWAY_SETTINGS};
+use local_stack::postgres::{PostgresCluster, THROWAWAY_SETTINGS, random_password};
 use local_stack::process::stop_with_parent;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -49,7 +49,8 @@ fn start() -> Result<PostgresCluster, String> {
     let data_dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let port = free_port().map_err(|e| e.to_string())?;
-    let cluster = PostgresCluster::new(&data_dir, port).map_err(|e| e.to_string())?;
+    let cluster =
+        PostgresCluster::new(&data_dir, port, random_password()).map_err(|e| e.to_string())?;
     cluster.ensure_initialized().map_err(|e| e.to_string())?;
     let mut command = cluster.server_command(THROWAWAY_SETTINGS);
     command.stdout(Stdio::null()).stderr(Stdio::null());

@@ -1,11 +1,17 @@
 //! The supervisor's control API, on 127.0.0.1 only: what runs, and stopping,
 //! starting, restarting, pausing and resuming one service. `stack status`,
-//! `stack service` and the chaos run use it.
+//! `stack service` and the chaos run use it. Every request must carry the
+//! token of `stack.json` (which only the user who started the stack can
+//! read): other local processes and users cannot control the stack.
 
 use std::net::SocketAddr;
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::{Request as HttpRequest, header};
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::{mpsc, oneshot};
@@ -64,14 +70,35 @@ pub enum Request {
     },
 }
 
-/// Serves the control API on a free port of 127.0.0.1; returns its address.
-pub async fn serve(requests: mpsc::Sender<Request>) -> std::io::Result<SocketAddr> {
+/// Serves the control API on a free port of 127.0.0.1 for requests that
+/// carry `token`; returns its address.
+pub async fn serve(requests: mpsc::Sender<Request>, token: String) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    let expected = format!("Bearer {token}");
     let app = Router::new()
         .route("/services", get(status))
         .route("/services/{name}/{action}", post(act))
-        .with_state(requests);
+        .with_state(requests)
+        .layer(middleware::from_fn(
+            move |request: HttpRequest<Body>, next: Next| {
+                let allowed = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .is_some_and(|value| value.as_bytes() == expected.as_bytes());
+                async move {
+                    if allowed {
+                        next.run(request).await
+                    } else {
+                        (
+                            StatusCode::UNAUTHORIZED,
+                            "the token of stack.json is required",
+                        )
+                            .into_response()
+                    }
+                }
+            },
+        ));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(address)
 }
@@ -130,14 +157,16 @@ async fn act(
 pub struct AdminClient {
     client: reqwest::Client,
     url: String,
+    token: String,
 }
 
 impl AdminClient {
-    /// `url`: the stack file's `admin_url`.
-    pub fn new(url: impl Into<String>) -> Self {
+    /// The control API of the stack `stack` describes.
+    pub fn new(stack: &crate::stack_file::StackFile) -> Self {
         Self {
             client: reqwest::Client::new(),
-            url: url.into(),
+            url: stack.admin_url.clone(),
+            token: stack.admin_token.clone(),
         }
     }
 
@@ -146,6 +175,7 @@ impl AdminClient {
         let response = self
             .client
             .get(format!("{}/services", self.url))
+            .bearer_auth(&self.token)
             .send()
             .await
             .map_err(|err| format!("the stack does not answer: {err}"))?;
@@ -164,6 +194,7 @@ impl AdminClient {
                 self.url,
                 action.as_str()
             ))
+            .bearer_auth(&self.token)
             .timeout(std::time::Duration::from_secs(60))
             .send()
             .await

@@ -1,6 +1,7 @@
 //! The local stack: what `task up` runs, and the parts the tests reuse.
 
 pub mod admin;
+pub mod database;
 pub mod gateway;
 pub mod images;
 pub mod kafka;

@@ -169,7 +169,7 @@ async fn admin(state_dir: &std::path::Path, act: Option<(String, String)>) -> Ex
         );
         return ExitCode::FAILURE;
     };
-    let client = AdminClient::new(stack.admin_url);
+    let client = AdminClient::new(&stack);
     if let Some((name, action)) = act {
         let Some(action) = Action::parse(&action) else {
             log(

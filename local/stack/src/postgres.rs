@@ -35,13 +35,37 @@ pub enum PostgresError {
 }
 
 /// A cluster directory and the port its server listens on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresCluster {
     data_dir: PathBuf,
     port: u16,
     bin_dir: PathBuf,
     /// The user to run as when we are root (PostgreSQL refuses root).
     run_as: Option<User>,
+    /// The superuser `postgres`'s password: every connection authenticates
+    /// (scram-sha-256), none is trusted for coming from this machine.
+    password: String,
+}
+
+impl std::fmt::Debug for PostgresCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresCluster")
+            .field("data_dir", &self.data_dir)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A random password of letters and digits (nothing to escape in a URL).
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 24];
+    let mut urandom = std::fs::File::open("/dev/urandom").expect("/dev/urandom");
+    std::io::Read::read_exact(&mut urandom, &mut bytes).expect("random bytes");
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Settings that make a throw-away cluster fast; never for data that matters.
@@ -56,7 +80,13 @@ pub const THROWAWAY_SETTINGS: &[(&str, &str)] = &[
 pub const LOCAL_SETTINGS: &[(&str, &str)] = &[("max_connections", "200")];
 
 impl PostgresCluster {
-    pub fn new(data_dir: impl Into<PathBuf>, port: u16) -> Result<Self, PostgresError> {
+    /// `password`: the superuser's, set when the cluster is created (and
+    /// set on a cluster an earlier version created with trust).
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        port: u16,
+        password: impl Into<String>,
+    ) -> Result<Self, PostgresError> {
         let run_as = if Uid::effective().is_root() {
             Some(
                 User::from_name("postgres")
@@ -72,6 +102,7 @@ impl PostgresCluster {
             port,
             bin_dir: find_bin_dir()?,
             run_as,
+            password: password.into(),
         })
     }
 
@@ -87,39 +118,105 @@ impl PostgresCluster {
         self.bin_dir.join(name)
     }
 
-    /// The URL of `database` on this cluster (trust authentication on loopback).
+    /// The superuser's URL of `database` on this cluster.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        self.url_as("postgres", &self.password, database)
+    }
+
+    /// The URL of `database` for `user` with `password`.
+    pub fn url_as(&self, user: &str, password: &str, database: &str) -> String {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     pub fn is_initialized(&self) -> bool {
         self.data_dir.join("PG_VERSION").exists()
     }
 
-    /// Creates the cluster unless it exists: superuser `postgres`, trust
-    /// authentication, UTF-8.
+    /// Creates the cluster unless it exists: superuser `postgres` with the
+    /// password, password authentication (scram-sha-256), UTF-8. A cluster
+    /// an earlier version created with trust authentication gets the password
+    /// and password authentication.
     pub fn ensure_initialized(&self) -> Result<(), PostgresError> {
         if self.is_initialized() {
-            return Ok(());
+            return self.require_passwords();
         }
         std::fs::create_dir_all(&self.data_dir)?;
         if let Some(user) = &self.run_as {
             chown(&self.data_dir, Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
             self.check_reachable()?;
         }
+        // initdb reads the password from a file the server's user can read.
+        let password_file = self.data_dir.with_extension("initdb-password");
+        write_private(&password_file, &self.password)?;
+        if let Some(user) = &self.run_as {
+            chown(&password_file, Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+        }
         let mut initdb = self.command("initdb");
         initdb
             .arg("--pgdata")
             .arg(&self.data_dir)
+            .arg(format!("--pwfile={}", password_file.display()))
             .args([
                 "--username=postgres",
-                "--auth=trust",
+                "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-sync",
             ])
             .stdout(Stdio::null());
-        run(initdb)
+        let result = run(initdb);
+        let _ = std::fs::remove_file(&password_file);
+        result
+    }
+
+    /// A cluster created with trust authentication: sets the password (in
+    /// single-user mode, no server running) and switches to passwords.
+    fn require_passwords(&self) -> Result<(), PostgresError> {
+        let hba = self.data_dir.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba)?;
+        if !rules
+            .lines()
+            .any(|line| !line.starts_with('#') && line.trim_end().ends_with("trust"))
+        {
+            return Ok(());
+        }
+        let mut single = self.command("postgres");
+        single
+            .args(["--single", "-D"])
+            .arg(&self.data_dir)
+            .arg("postgres")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        let mut child = single.spawn()?;
+        if let Some(stdin) = child.stdin.as_mut() {
+            use std::io::Write;
+            writeln!(stdin, "ALTER USER postgres PASSWORD '{}';", self.password)?;
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            return Err(PostgresError::Command {
+                command: "postgres --single".into(),
+                detail: format!("setting the password failed ({status})"),
+            });
+        }
+        let scram: String = rules
+            .lines()
+            .map(|line| {
+                if !line.starts_with('#') && line.trim_end().ends_with("trust") {
+                    format!(
+                        "{}scram-sha-256\n",
+                        line.trim_end().trim_end_matches("trust")
+                    )
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&hba, scram)?;
+        Ok(())
     }
 
     /// The command that runs the server in the foreground, listening on
@@ -201,6 +298,18 @@ impl PostgresCluster {
             })
         }
     }
+}
+
+/// Writes `text` to a file only its owner may read.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
 }
 
 fn run(mut command: Command) -> Result<(), PostgresError> {

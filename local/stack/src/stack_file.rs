@@ -21,6 +21,9 @@ pub struct StackFile {
     pub pid: u32,
     /// The supervisor's control API (`stack status`, `stack service`).
     pub admin_url: String,
+    /// What the control API asks of every request (`Authorization: Bearer`):
+    /// only who can read this file (mode 0600) can control the stack.
+    pub admin_token: String,
 }
 
 impl StackFile {
@@ -34,6 +37,7 @@ impl StackFile {
             functions: BTreeMap::new(),
             pid: 0,
             admin_url: String::new(),
+            admin_token: String::new(),
         }
     }
 
@@ -46,12 +50,13 @@ impl StackFile {
         serde_json::from_str(&text).map_err(std::io::Error::other)
     }
 
-    /// Writes atomically, so a reader never sees half a file.
+    /// Writes atomically (a reader never sees half a file), readable by its
+    /// owner only: it holds the database's and the control API's secrets.
     pub fn write(&self, state_dir: &Path) -> std::io::Result<()> {
         let path = Self::path(state_dir);
         let partial = path.with_extension("json.partial");
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&partial, text + "\n")?;
+        crate::postgres::write_private(&partial, &(text + "\n"))?;
         std::fs::rename(partial, path)
     }
 

@@ -9,13 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
-use sqlx::Connection;
-use sqlx::postgres::PgConnection;
-use task_core::db::MIGRATOR;
-use task_core::routes::{EVENT_SENDERS, FUNCTIONS, OUTBOX_RELAY};
+use task_core::routes::{Duty, EVENT_SENDERS, FUNCTIONS, OUTBOX_RELAY};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{Action, Request};
+use crate::database::{self, Credentials};
 use crate::gateway::{GatewayConfig, Upstream};
 use crate::kafka::{find_tansu, tansu_command, wait_listening};
 use crate::lock::StackLock;
@@ -23,8 +21,6 @@ use crate::postgres::{LOCAL_SETTINGS, PostgresCluster};
 use crate::service::{Service, log};
 use crate::stack_file::StackFile;
 
-/// The database the functions use.
-pub const DATABASE: &str = "tasks";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -112,18 +108,19 @@ async fn start_and_supervise(
     let mut terminate = signal(SignalKind::terminate())?;
     let started = Instant::now();
 
-    let database_url = start_postgres(options, state_dir, services).await?;
+    let database = start_postgres(options, state_dir, services).await?;
     let kafka_bootstrap = start_kafka(options, services).await?;
     let broker_url = start_broker_receiver(options, &kafka_bootstrap, services).await?;
-    let functions = start_functions(options, &database_url, &broker_url, services).await?;
+    let functions = start_functions(options, &database, &broker_url, services).await?;
     start_broker_dispatcher(options, &kafka_bootstrap, &functions, services).await?;
     let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
 
     let (admin_requests, mut admin) = tokio::sync::mpsc::channel(16);
-    let admin_address = crate::admin::serve(admin_requests).await?;
+    let admin_token = crate::postgres::random_password();
+    let admin_address = crate::admin::serve(admin_requests, admin_token.clone()).await?;
     let stack = StackFile {
         gateway_url: gateway_url.clone(),
-        database_url,
+        database_url: database.admin_url.clone(),
         broker_url,
         kafka_bootstrap,
         functions: functions
@@ -132,6 +129,7 @@ async fn start_and_supervise(
             .collect(),
         pid: std::process::id(),
         admin_url: format!("http://{admin_address}"),
+        admin_token,
     };
     stack.write(state_dir)?;
     log(
@@ -273,12 +271,18 @@ fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// PostgreSQL with the migrated database and the duties' login users.
 async fn start_postgres(
     options: &StackOptions,
     state_dir: &Path,
     services: &mut Vec<Service>,
-) -> anyhow::Result<String> {
-    let cluster = PostgresCluster::new(state_dir.join("postgres"), options.postgres_port)?;
+) -> anyhow::Result<Database> {
+    let credentials = Credentials::load_or_create(state_dir)?;
+    let cluster = PostgresCluster::new(
+        state_dir.join("postgres"),
+        options.postgres_port,
+        credentials.postgres.clone(),
+    )?;
     if !cluster.is_initialized() {
         log(
             "stack",
@@ -304,28 +308,35 @@ async fn start_postgres(
     let ready = cluster.clone();
     tokio::task::spawn_blocking(move || ready.wait_ready(READY_TIMEOUT)).await??;
 
-    let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(DATABASE)
-            .fetch_one(&mut admin)
-            .await?;
-    if !exists {
-        sqlx::query("CREATE DATABASE tasks")
-            .execute(&mut admin)
-            .await?;
-    }
-    admin.close().await?;
+    let admin_url = database::prepare(&cluster, &credentials).await?;
+    log(
+        "stack",
+        &format!(
+            "database ready on 127.0.0.1:{} (passwords in {})",
+            cluster.port(),
+            state_dir.join("credentials.json").display()
+        ),
+    );
+    Ok(Database {
+        admin_url,
+        cluster,
+        credentials,
+    })
+}
 
-    let url = cluster.url(DATABASE);
-    let mut conn = PgConnection::connect(&url).await?;
-    MIGRATOR
-        .run(&mut conn)
-        .await
-        .context("applying the migrations")?;
-    conn.close().await?;
-    log("stack", &format!("database ready: {url}"));
-    Ok(url)
+/// The running database: the superuser's URL (for tools) and what the
+/// functions' URLs are made of.
+struct Database {
+    admin_url: String,
+    cluster: PostgresCluster,
+    credentials: Credentials,
+}
+
+impl Database {
+    /// The URL `function` connects with: its duty's login user.
+    fn url_for(&self, function: &str) -> String {
+        database::url_for(&self.cluster, &self.credentials, Duty::of(function))
+    }
 }
 
 /// A binary of the workspace, or an error saying how to build it.
@@ -446,14 +457,14 @@ fn log_env() -> BTreeMap<String, String> {
 
 async fn start_functions(
     options: &StackOptions,
-    database_url: &str,
+    database: &Database,
     event_sink: &str,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Vec<(&'static str, u16)>> {
     let functions = options.function_ports();
     for (name, port) in &functions {
         let binary = binary(options, name)?;
-        let env = function_env(name, *port, database_url, event_sink);
+        let env = function_env(name, *port, &database.url_for(name), event_sink);
         let mut service = Service::program(*name, Signal::SIGTERM, binary, Vec::new(), env);
         service.start()?;
         services.push(service);

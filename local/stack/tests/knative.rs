@@ -16,7 +16,7 @@ use local_stack::gateway::GatewayConfig;
 use local_stack::images::built_images;
 use serde::Deserialize;
 use serde_norway::Value;
-use task_core::routes::{EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, ROUTES};
+use task_core::routes::{Duty, EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, ROUTES};
 use task_events::TaskEventType;
 
 const NAMESPACE: &str = "task-app";
@@ -169,9 +169,17 @@ fn every_overlay_renders_and_keeps_the_promises() {
                             .find(|e| e["name"].as_str() == Some("DATABASE_URL"))
                     })
                     .unwrap_or_else(|| panic!("{context}: {service_name} has no DATABASE_URL"));
+                // (A generated Secret's name ends in a hash of its content.)
+                let secret = database["valueFrom"]["secretKeyRef"]["name"]
+                    .as_str()
+                    .unwrap_or_default();
+                let expected = format!("task-app-database-{}", Duty::of(service_name).name());
                 assert!(
-                    database["valueFrom"]["secretKeyRef"]["name"].is_string(),
-                    "{context}: {service_name} DATABASE_URL from a Secret"
+                    secret == expected
+                        || secret
+                            .strip_prefix(&format!("{expected}-"))
+                            .is_some_and(|hash| hash.len() == 10),
+                    "{context}: {service_name} must connect as its duty's login user, not {secret}"
                 );
             }
             // The SinkBinding gives K_SINK to exactly the event senders.

@@ -124,7 +124,7 @@ pub fn TaskHistory(props: &TaskHistoryProps) -> Html {
     };
     html! {
         <section class="history" aria-label={format!("History of {}", props.title)}>
-            <h3>{ "History" }</h3>
+            <h2>{ "History" }</h2>
             { body }
         </section>
     }
