@@ -92,6 +92,8 @@ cargo_install tansu 0.6.0 tansu --locked --features dynostore
 # pins (not --locked: its lockfile wants crates this registry lacks).
 cargo_install trunk 0.21.14 trunk --locked
 cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen
+# The dependencies' advisories, licences and sources (deny.toml), in `task test`.
+cargo_install cargo-deny 0.20.2 cargo-deny --locked
 
 # wasm-opt (binaryen, from npm: Debian's is too old) and Playwright, for web/.
 # Playwright never downloads a browser here: the tests drive Debian's Chromium.
