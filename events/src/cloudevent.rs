@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::catalogue::{TaskEventType, UnknownEventType};
-use crate::data::{EventDataError, TaskEvent};
+use crate::payloads::{EventDataError, TaskEvent};
 
 /// The extension the Knative Kafka broker keys records by: one task's events
 /// land in one partition, in order.

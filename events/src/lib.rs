@@ -15,10 +15,10 @@
 pub const MAX_EVENT_BYTES: usize = 1_000_000;
 
 mod catalogue;
-mod data;
+mod payloads;
 
 pub use catalogue::{TaskEventType, UnknownEventType};
-pub use data::{EventDataError, FieldChange, TaskEvent, TaskUpdated};
+pub use payloads::{EventDataError, FieldChange, TaskEvent, TaskUpdated};
 
 #[cfg(feature = "server")]
 pub mod cloudevent;

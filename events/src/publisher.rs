@@ -10,20 +10,41 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use cloudevents::{AttributesReader, Event};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use task_core::AppState;
 use task_core::background::Background;
-use task_core::config::{ConfigError, setting};
+use task_core::config::{ConfigError, millis};
 use tokio::sync::watch;
 
 use crate::cloudevent::to_cloudevent;
-use crate::data::TaskEvent;
+use crate::payloads::TaskEvent;
 use crate::outbox::Outbox;
 use crate::sink::EventSink;
 
 /// How long sent events wait to be marked sent together.
 const MARK_DELAY: Duration = Duration::from_millis(5);
+
+/// The state of a function that changes tasks: what every function has, and
+/// its event publisher.
+#[derive(Debug, Clone)]
+pub struct WriteState {
+    pub app: AppState,
+    pub events: EventPublisher,
+}
+
+impl FromRef<WriteState> for AppState {
+    fn from_ref(state: &WriteState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<WriteState> for EventPublisher {
+    fn from_ref(state: &WriteState) -> Self {
+        state.events.clone()
+    }
+}
 
 /// Builds, stores and sends one function's events.
 #[derive(Debug, Clone)]
@@ -47,7 +68,7 @@ impl EventPublisher {
         function: &'static str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let bound = Duration::from_millis(setting(&lookup, "EVENT_SEND_TIMEOUT_MS", 500)?);
+        let bound = millis(&lookup, "EVENT_SEND_TIMEOUT_MS", 500)?;
         let sink = lookup("K_SINK")
             .filter(|url| !url.trim().is_empty())
             .map(|url| check_url("K_SINK", url).map(|url| EventSink::new(url, bound)))

@@ -20,7 +20,7 @@ use clap::Parser;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
-use task_core::routes::{EVENT_SENDERS, FUNCTIONS};
+use task_core::routes::FUNCTIONS;
 
 #[derive(Debug, Parser)]
 #[command(about)]
@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let root = repository();
     let release = root.join("target/release");
-    let pg_bin = local_stack::postgres::find_bin_dir()?;
+    let pg_bin = servers::postgres::find_bin_dir()?;
     say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
     let mut launch = stack_launch("release", Duration::from_secs(2), "bench-stack.log")?;
     launch.env = vec![(
@@ -92,8 +92,7 @@ async fn main() -> anyhow::Result<()> {
     // 1. Cold start.
     let mut cold = BTreeMap::new();
     for function in FUNCTIONS {
-        let env = function_env(function, &stack.database_url, &stack.broker_url);
-        let times = cold_starts(&release.join(function), &env, args.starts)?;
+        let times = cold_starts(&release, function, &stack, args.starts)?;
         let summary = Summary::of(&times);
         say(&format!("cold start {function:<13} {} ms", summary.show(1)));
         cold.insert(function.to_string(), summary);
@@ -267,10 +266,9 @@ async fn main() -> anyhow::Result<()> {
     back_to_seeded(&pool, seeded).await?;
     let mut memory = BTreeMap::new();
     for function in FUNCTIONS {
-        let env = function_env(function, &stack.database_url, &stack.broker_url);
         let (mut idle, mut loaded, mut failed) = (Vec::new(), Vec::new(), 0);
         for _ in 0..args.runs {
-            let process = FunctionProcess::spawn(&release.join(function), &env)?;
+            let process = FunctionProcess::spawn(&release, function, &stack)?;
             process.wait_healthy(std::time::Instant::now(), Duration::from_secs(20))?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             idle.push(process.rss_mib()?);
@@ -399,15 +397,6 @@ async fn back_to_seeded(pool: &sqlx::PgPool, seeded: i64) -> anyhow::Result<()> 
         .await?;
     sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
     Ok(())
-}
-
-/// What the stack gives each function, for one started alone.
-fn function_env(function: &str, database_url: &str, broker_url: &str) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::from([("DATABASE_URL".to_string(), database_url.to_string())]);
-    if EVENT_SENDERS.contains(&function) {
-        env.insert("K_SINK".into(), broker_url.to_string());
-    }
-    env
 }
 
 /// 10,000 requests of the function's own kind, 8 at a time; returns how many failed.

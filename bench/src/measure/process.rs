@@ -1,11 +1,13 @@
 //! One function as a process: how fast it starts, how much memory it holds.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use local_stack::function_env::function_env;
+use local_stack::stack_file::StackFile;
 
 /// A function started on its own port, killed on drop.
 pub struct FunctionProcess {
@@ -21,12 +23,13 @@ impl Drop for FunctionProcess {
 }
 
 impl FunctionProcess {
-    pub fn spawn(binary: &Path, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let port = local_stack::launch::free_ports(1)?;
-        let child = Command::new(binary)
+    /// Starts `function` (its binary in `bin_dir`) with the environment the
+    /// local stack would give it.
+    pub fn spawn(bin_dir: &Path, function: &str, stack: &StackFile) -> anyhow::Result<Self> {
+        let port = servers::ports::free_port()?;
+        let env = function_env(function, port, &stack.database_url, &stack.broker_url);
+        let child = Command::new(bin_dir.join(function))
             .envs(env)
-            .env("PORT", port.to_string())
-            .env("BIND_ADDRESS", "127.0.0.1")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -79,14 +82,15 @@ fn health_status(port: u16) -> Option<u16> {
 
 /// Process start to the first 200 on /health (the pool connected), `runs` times, in ms.
 pub fn cold_starts(
-    binary: &Path,
-    env: &BTreeMap<String, String>,
+    bin_dir: &Path,
+    function: &str,
+    stack: &StackFile,
     runs: usize,
 ) -> anyhow::Result<Vec<f64>> {
     (0..runs)
         .map(|_| {
             let start = Instant::now();
-            let process = FunctionProcess::spawn(binary, env)?;
+            let process = FunctionProcess::spawn(bin_dir, function, stack)?;
             let ready = process.wait_healthy(start, Duration::from_secs(20))?;
             Ok(ready.as_secs_f64() * 1000.0)
         })

@@ -1,4 +1,9 @@
 //! `audit`: the subscriber of the task events' Trigger. Never public.
+//!
+//! Where its parts live: the CloudEvent parsing in `handler.rs` (with
+//! `events/src/cloudevent.rs`); the SQL in `AuditLog::record`
+//! (`functions/task-core/src/audit_log.rs`); the manifests in
+//! `knative/base/functions/audit.yaml` and `knative/base/eventing/trigger.yaml`.
 
 pub mod handler;
 

@@ -1,4 +1,9 @@
 //! `count-tasks`: `GET /api/task-counts`, the numbers beside the status filter.
+//!
+//! Where its parts live: the SQL in `TaskRepository::count_by_status`
+//! (`functions/task-core/src/repository.rs`, the counters table) and, for `q`,
+//! `functions/task-core/src/search.rs`; the manifest in
+//! `knative/base/functions/count-tasks.yaml`.
 
 pub mod handler;
 

@@ -1,4 +1,3 @@
-use axum::Extension;
 use axum::extract::State;
 use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
@@ -27,7 +26,7 @@ use task_events::publisher::EventPublisher;
 )]
 pub async fn create_task(
     State(state): State<AppState>,
-    Extension(events): Extension<EventPublisher>,
+    State(events): State<EventPublisher>,
     traceparent: TraceParent,
     JsonBody(request): JsonBody<CreateTaskRequest>,
 ) -> Result<CreatedTask, ApiError> {

@@ -1,18 +1,25 @@
 //! `create-task`: `POST /api/tasks`.
+//!
+//! Where its parts live: the SQL in `TaskRepository::insert`
+//! (`functions/task-core/src/repository.rs`); the event (`task.created`) in
+//! `events/src/payloads.rs`, stored and sent by `events/src/publisher.rs`
+//! (catalogue: `events/README.md`); the manifest in
+//! `knative/base/functions/create-task.yaml`.
 
 pub mod handler;
 
 use axum::routing::post;
-use axum::{Extension, Router};
-use task_core::AppState;
-use task_events::publisher::EventPublisher;
+use axum::Router;
+use task_core::FunctionRoutes;
+use task_events::publisher::{EventPublisher, WriteState};
 
 /// This function's name in the route table, on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "create-task";
 
 /// `events` publishes the task events this function's changes cause.
-pub fn router(events: EventPublisher) -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks", post(handler::create_task))
-        .layer(Extension(events))
+pub fn router(events: EventPublisher) -> FunctionRoutes {
+    FunctionRoutes::with_state(
+        Router::new().route("/api/tasks", post(handler::create_task)),
+        move |app| WriteState { app, events },
+    )
 }

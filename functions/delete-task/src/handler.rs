@@ -1,4 +1,3 @@
-use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use task_core::extract::{TaskId, TraceParent};
@@ -22,7 +21,7 @@ use task_events::publisher::EventPublisher;
 )]
 pub async fn delete_task(
     State(state): State<AppState>,
-    Extension(events): Extension<EventPublisher>,
+    State(events): State<EventPublisher>,
     traceparent: TraceParent,
     TaskId(id): TaskId,
 ) -> Result<StatusCode, ApiError> {

@@ -1,4 +1,8 @@
 //! `get-task`: `GET /api/tasks/{id}`.
+//!
+//! Where its parts live: the SQL in `TaskRepository::find`
+//! (`functions/task-core/src/repository.rs`); the manifest in
+//! `knative/base/functions/get-task.yaml`.
 
 pub mod handler;
 

@@ -1,4 +1,9 @@
 //! `list-tasks`: `GET /api/tasks`.
+//!
+//! Where its parts live: the query parameters in `functions/task-core/src/list.rs`;
+//! the SQL in `TaskRepository::list` (`functions/task-core/src/repository.rs`)
+//! and, for `q`, `functions/task-core/src/search.rs`; the manifest in
+//! `knative/base/functions/list-tasks.yaml`.
 
 pub mod handler;
 

@@ -2,7 +2,7 @@
 //! operator needs: where the outbox stands, and retrying parked events.
 
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Json;
 use task_core::{ApiError, AppState};
 use task_events::outbox::Outbox;
 use task_events::outbox::ledger::{OutboxReport, Retried};
@@ -17,7 +17,7 @@ const PARKED_LISTED: i64 = 100;
 /// request (the PingSource's event) is ignored.
 pub async fn relay(
     State(state): State<AppState>,
-    Extension(settings): Extension<RelaySettings>,
+    State(settings): State<RelaySettings>,
 ) -> Result<Json<RelayReport>, ApiError> {
     let report = relay_outbox(state.tasks.pool(), &settings).await?;
     let busy = report.sent + report.failed + report.requeued + report.parked_now + report.pruned;

@@ -2,24 +2,50 @@
 //! sends again what the broker took but the audit log never got, parks what
 //! keeps failing, and prunes what has long been audited. Never public; a
 //! PingSource (Knative) or a timer (local stack) POSTs to it.
+//!
+//! Where its parts live: the SQL in `events/src/outbox/` (`ledger.rs`: claims,
+//! retries, parking); the manifests in `knative/base/functions/outbox-relay.yaml`
+//! and `knative/base/eventing/ping-source.yaml`.
 
 pub mod handler;
 pub mod relay;
 pub mod settings;
 
 use axum::routing::{get, post};
-use axum::{Extension, Router};
-use task_core::AppState;
+use axum::Router;
+use axum::extract::FromRef;
+use task_core::{AppState, FunctionRoutes};
 
 use crate::settings::RelaySettings;
 
 /// This function's name on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "outbox-relay";
 
-pub fn router(settings: RelaySettings) -> Router<AppState> {
-    Router::new()
-        .route("/", post(handler::relay))
-        .route("/outbox", get(handler::outbox_status))
-        .route("/outbox/retry-parked", post(handler::retry_parked))
-        .layer(Extension(settings))
+pub fn router(settings: RelaySettings) -> FunctionRoutes {
+    FunctionRoutes::with_state(
+        Router::new()
+            .route("/", post(handler::relay))
+            .route("/outbox", get(handler::outbox_status))
+            .route("/outbox/retry-parked", post(handler::retry_parked)),
+        move |app| RelayState { app, settings },
+    )
+}
+
+/// What the relay's handlers reach: what every function has, and the relay's settings.
+#[derive(Debug, Clone)]
+pub struct RelayState {
+    pub app: AppState,
+    pub settings: RelaySettings,
+}
+
+impl FromRef<RelayState> for AppState {
+    fn from_ref(state: &RelayState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<RelayState> for RelaySettings {
+    fn from_ref(state: &RelayState) -> Self {
+        state.settings.clone()
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use task_core::config::{ConfigError, setting};
+use task_core::config::{ConfigError, millis, required, setting};
 use task_events::outbox::RetryPolicy;
 use task_events::publisher::check_url;
 use task_events::sink::EventSink;
@@ -44,13 +44,12 @@ impl RelaySettings {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let url = lookup("K_SINK")
-            .filter(|url| !url.trim().is_empty())
-            .ok_or(ConfigError::Missing(
-                "K_SINK",
-                "the URL events are sent to (the broker, or the audit function)",
-            ))?;
-        let millis = |name, default| setting(&lookup, name, default).map(Duration::from_millis);
+        let url = required(
+            &lookup,
+            "K_SINK",
+            "the URL events are sent to (the broker, or the audit function)",
+        )?;
+        let millis = |name, default| millis(&lookup, name, default);
         let timeout = millis("RELAY_SEND_TIMEOUT_MS", 5000)?;
         let max_attempts: i32 = setting(&lookup, "OUTBOX_MAX_ATTEMPTS", 20)?;
         if max_attempts < 1 {

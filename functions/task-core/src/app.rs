@@ -1,7 +1,7 @@
 //! The Router every function serves: its own routes plus what they all share.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -50,15 +50,45 @@ impl AppState {
     }
 }
 
+/// A function's own routes with the state they need, made from [`AppState`]
+/// when the function starts. A handler can only extract state its function's
+/// state type provides ([`FromRef`]): a missing dependency does not compile.
+pub struct FunctionRoutes(Box<dyn FnOnce(AppState) -> Router + Send>);
+
+impl FunctionRoutes {
+    /// Routes whose state is `AppState` plus what `with` adds to it (an
+    /// event publisher, settings of the function's own).
+    pub fn with_state<S>(
+        routes: Router<S>,
+        with: impl FnOnce(AppState) -> S + Send + 'static,
+    ) -> Self
+    where
+        S: Clone + Send + Sync + 'static,
+        AppState: FromRef<S>,
+    {
+        Self(Box::new(move |state| routes.with_state(with(state))))
+    }
+}
+
+/// Routes that need nothing but `AppState`.
+impl From<Router<AppState>> for FunctionRoutes {
+    fn from(routes: Router<AppState>) -> Self {
+        Self(Box::new(move |state| routes.with_state(state)))
+    }
+}
+
 /// Adds `/health`, problem+json for unknown routes and methods, the body limit
 /// and request tracing to a function's own `routes`.
-pub fn build_app(routes: Router<AppState>, state: AppState) -> Router {
+pub fn build_app(routes: impl Into<FunctionRoutes>, state: AppState) -> Router {
     let function = state.function;
-    routes
+    let own = (routes.into().0)(state.clone());
+    Router::new()
         .route("/health", get(health))
         // Liveness: the process answers. Not the database: an outage must not
         // make Kubernetes restart every pod (readiness, on /health, covers it).
         .route("/live", get(|| async { "ok" }))
+        .with_state(state)
+        .merge(own)
         .fallback(|request: Request| async move {
             ApiError::RouteNotFound(request.uri().path().to_string())
         })
@@ -79,7 +109,6 @@ pub fn build_app(routes: Router<AppState>, state: AppState) -> Router {
                 )
             }),
         )
-        .with_state(state)
 }
 
 /// 414 (problem+json) for a query string no valid request has.

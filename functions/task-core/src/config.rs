@@ -3,16 +3,19 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 /// What a function needs from its environment.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// `PORT`: where to listen (Knative's contract). Default 8080.
     pub port: u16,
     /// `BIND_ADDRESS`: the interface to listen on. Default 0.0.0.0 (what a
     /// container needs); the local stack sets 127.0.0.1.
     pub bind_address: IpAddr,
-    /// `DATABASE_URL`: the PostgreSQL connection string. Required.
-    pub database_url: String,
+    /// `DATABASE_URL`: the PostgreSQL connection string. Required. It may
+    /// carry a password, so it is kept out of `Debug` and logs.
+    pub database_url: SecretString,
     /// `DATABASE_MAX_CONNECTIONS`: pool size. Default 10.
     pub database_max_connections: u32,
     /// `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request waits for a connection
@@ -25,23 +28,6 @@ pub struct Config {
     /// `SHUTDOWN_DRAIN_MS`: on SIGTERM, after the last response, how long the
     /// work started after responses (event sends) may take to finish. Default 5000.
     pub shutdown_drain: Duration,
-}
-
-impl std::fmt::Debug for Config {
-    // The database URL may carry a password: keep it out of logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("port", &self.port)
-            .field("bind_address", &self.bind_address)
-            .field("database_max_connections", &self.database_max_connections)
-            .field("database_acquire_timeout", &self.database_acquire_timeout)
-            .field(
-                "database_statement_timeout",
-                &self.database_statement_timeout,
-            )
-            .field("shutdown_drain", &self.shutdown_drain)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A setting that is missing or cannot be used.
@@ -65,12 +51,11 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let database_url = lookup("DATABASE_URL")
-            .filter(|url| !url.trim().is_empty())
-            .ok_or(ConfigError::Missing(
-                "DATABASE_URL",
-                "a PostgreSQL URL such as postgres://user:password@host:5432/tasks",
-            ))?;
+        let database_url = required(
+            &lookup,
+            "DATABASE_URL",
+            "a PostgreSQL URL such as postgres://user:password@host:5432/tasks",
+        )?;
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
@@ -81,21 +66,33 @@ impl Config {
         Ok(Self {
             port: setting(&lookup, "PORT", 8080)?,
             bind_address: setting(&lookup, "BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]))?,
-            database_url,
+            database_url: database_url.into(),
             database_max_connections: setting(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
-            database_acquire_timeout: Duration::from_millis(setting(
-                &lookup,
-                "DATABASE_ACQUIRE_TIMEOUT_MS",
-                3000,
-            )?),
-            database_statement_timeout: Duration::from_millis(setting(
-                &lookup,
-                "DATABASE_STATEMENT_TIMEOUT_MS",
-                5000,
-            )?),
-            shutdown_drain: Duration::from_millis(setting(&lookup, "SHUTDOWN_DRAIN_MS", 5000)?),
+            database_acquire_timeout: millis(&lookup, "DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?,
+            database_statement_timeout: millis(&lookup, "DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
+            shutdown_drain: millis(&lookup, "SHUTDOWN_DRAIN_MS", 5000)?,
         })
     }
+}
+
+/// A setting that must be set and not blank; `what` says what it must hold.
+pub fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    what: &'static str,
+) -> Result<String, ConfigError> {
+    lookup(name)
+        .filter(|value| !value.trim().is_empty())
+        .ok_or(ConfigError::Missing(name, what))
+}
+
+/// A duration in milliseconds (see [`setting`]).
+pub fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    setting(lookup, name, default).map(Duration::from_millis)
 }
 
 /// Reads one setting through `lookup`: `default` when unset, an error naming

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
@@ -23,7 +24,7 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 /// A pool that connects on first use, so a function starts (and answers 503)
 /// while the database is down, and recovers by itself when it returns.
 pub fn lazy_pool(config: &Config) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = config.database_url.parse()?;
+    let options: PgConnectOptions = config.database_url.expose_secret().parse()?;
     // No query may hold a connection (and the database) for long: past the
     // timeout PostgreSQL cancels it (57014), which is answered 503.
     let options = options.options([(

@@ -39,7 +39,7 @@ pub mod response;
 pub mod serve;
 
 #[cfg(feature = "server")]
-pub use app::{AppState, BODY_LIMIT_BYTES, QUERY_LIMIT_BYTES, build_app};
+pub use app::{AppState, BODY_LIMIT_BYTES, FunctionRoutes, QUERY_LIMIT_BYTES, build_app};
 #[cfg(feature = "server")]
 pub use audit_log::AuditLog;
 #[cfg(feature = "server")]

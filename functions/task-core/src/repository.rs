@@ -110,8 +110,8 @@ impl TaskRepository {
             RETURNING id, title, description, status AS "status: TaskStatus",
                       created_at, updated_at, version
             "#,
-            task.title,
-            task.description,
+            &*task.title,
+            task.description.as_deref(),
             task.status.as_str(),
         )
         .fetch_one(conn)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, build_app};
+use crate::app::{AppState, FunctionRoutes, build_app};
 use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::db::lazy_pool;
@@ -20,9 +20,9 @@ pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
 /// Runs a function until SIGTERM or Ctrl-C. `routes` builds its own routes
 /// (reading any settings of its own); the shared ones are added by [`build_app`].
-pub async fn run(
+pub async fn run<R: Into<FunctionRoutes>>(
     function: &'static str,
-    routes: impl FnOnce() -> Result<Router<AppState>, ConfigError>,
+    routes: impl FnOnce() -> Result<R, ConfigError>,
 ) -> ExitCode {
     init_tracing();
     let config = match Config::from_env() {
@@ -109,8 +109,8 @@ pub async fn finish_background(function: &'static str, background: &Background, 
     }
 }
 
-/// Resolves on SIGTERM (what Knative sends) or Ctrl-C; in-flight requests then finish.
-async fn shutdown_signal(function: &'static str) {
+/// Resolves on SIGTERM (what Knative sends) or Ctrl-C.
+pub async fn terminated() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
@@ -123,6 +123,11 @@ async fn shutdown_signal(function: &'static str) {
         _ = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// [`terminated`], logged: in-flight requests then finish.
+async fn shutdown_signal(function: &'static str) {
+    terminated().await;
     tracing::info!(function, "shutting down: finishing in-flight requests");
 }
 

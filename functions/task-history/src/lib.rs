@@ -1,4 +1,9 @@
 //! `task-history`: `GET /api/tasks/{id}/history`.
+//!
+//! Where its parts live: the page parameters in
+//! `functions/task-core/src/history.rs`; the SQL in `AuditLog::history`
+//! (`functions/task-core/src/audit_log.rs`); the manifest in
+//! `knative/base/functions/task-history.yaml`.
 
 pub mod handler;
 

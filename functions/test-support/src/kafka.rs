@@ -5,8 +5,9 @@ use std::process::{Child, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
-use local_stack::kafka::{find_tansu, tansu_command, wait_listening};
-use local_stack::process::stop_with_parent;
+use servers::ports::{free_port, wait_listening};
+use servers::process::stop_with_parent;
+use servers::tansu::{find_tansu, tansu_command};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -76,10 +77,7 @@ pub fn kafka() -> &'static KafkaServer {
 
 fn start() -> Result<(String, Child), String> {
     let tansu = find_tansu().map_err(|e| e.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_port().map_err(|e| e.to_string())?;
     let mut command = tansu_command(&tansu, port);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     stop_with_parent(&mut command, Signal::SIGKILL);

@@ -14,8 +14,8 @@ use sqlx::postgres::PgPoolOptions;
 use task_core::background::Background;
 use task_core::db::MIGRATOR;
 use task_core::routes::Duty;
-use task_core::task::{NewTask, Task, TaskStatus};
-use task_core::{AppState, TaskRepository, build_app};
+use task_core::task::{CreateTaskRequest, Patch, Task, TaskStatus};
+use task_core::{AppState, FunctionRoutes, TaskRepository, build_app};
 use task_events::publisher::EventPublisher;
 use tokio::net::TcpListener;
 
@@ -77,16 +77,16 @@ impl TestDatabase {
     /// Inserts a task directly, bypassing the API.
     pub async fn insert_task(&self, title: &str, status: TaskStatus) -> Task {
         let mut conn = self.pool.acquire().await.expect("a connection");
-        TaskRepository::insert(
-            &mut conn,
-            &NewTask {
-                title: title.into(),
-                description: None,
-                status,
-            },
-        )
-        .await
-        .expect("insert a task")
+        let task = CreateTaskRequest {
+            title: Patch::Value(title.into()),
+            description: Patch::Missing,
+            status: Patch::Value(status.to_string()),
+        }
+        .validate()
+        .expect("a valid task");
+        TaskRepository::insert(&mut conn, &task)
+            .await
+            .expect("insert a task")
     }
 
     /// A pool to this database through a [`ToggleProxy`], to take the database
@@ -148,7 +148,7 @@ pub struct TestApp {
 impl TestApp {
     /// Serves `routes` the way the function binary does, on a free port,
     /// connected as its duty's login user.
-    pub async fn spawn(function: &'static str, routes: Router<AppState>) -> Self {
+    pub async fn spawn(function: &'static str, routes: impl Into<FunctionRoutes>) -> Self {
         let db = TestDatabase::new().await;
         Self::spawn_on(&db, function, routes).await
     }
@@ -157,7 +157,7 @@ impl TestApp {
     pub async fn spawn_on(
         db: &TestDatabase,
         function: &'static str,
-        routes: Router<AppState>,
+        routes: impl Into<FunctionRoutes>,
     ) -> Self {
         let pool = db.pool_as(Duty::of(function)).await;
         Self::spawn_with_pool(function, routes, pool, db.clone()).await
@@ -166,7 +166,7 @@ impl TestApp {
     /// Serves `routes` with `pool` (e.g. one pointing at a stopped server).
     pub async fn spawn_with_pool(
         function: &'static str,
-        routes: Router<AppState>,
+        routes: impl Into<FunctionRoutes>,
         pool: PgPool,
         db: TestDatabase,
     ) -> Self {
@@ -265,10 +265,7 @@ pub fn publisher(function: &'static str, sink: Option<&str>, bound_ms: u64) -> E
 
 /// A URL where nothing listens: a sink that is down.
 pub fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = servers::ports::free_port().expect("a free port");
     format!("http://127.0.0.1:{port}/")
 }
 

@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use local_stack::postgres::{PostgresCluster, THROWAWAY_SETTINGS, random_password};
-use local_stack::process::stop_with_parent;
+use servers::ports::free_port;
+use servers::postgres::{PostgresCluster, THROWAWAY_SETTINGS, random_password};
+use servers::process::stop_with_parent;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -63,12 +64,6 @@ fn start() -> Result<PostgresCluster, String> {
         .wait_ready(Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     Ok(cluster)
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Removes the data directories of test processes that are gone.

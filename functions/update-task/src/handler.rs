@@ -1,4 +1,3 @@
-use axum::Extension;
 use axum::extract::State;
 use task_core::extract::{IfMatch, JsonBody, TaskId, TraceParent};
 use task_core::problem::Problem;
@@ -34,7 +33,7 @@ use task_events::{TaskEvent, TaskUpdated};
 )]
 pub async fn update_task(
     State(state): State<AppState>,
-    Extension(events): Extension<EventPublisher>,
+    State(events): State<EventPublisher>,
     traceparent: TraceParent,
     TaskId(id): TaskId,
     if_match: IfMatch,

@@ -1,18 +1,25 @@
 //! `update-task`: `PUT /api/tasks/{id}`.
+//!
+//! Where its parts live: the SQL in `TaskRepository::find_for_update` and
+//! `::update` (`functions/task-core/src/repository.rs`); the event
+//! (`task.updated`) in `events/src/payloads.rs`, stored and sent by
+//! `events/src/publisher.rs` (catalogue: `events/README.md`); the manifest in
+//! `knative/base/functions/update-task.yaml`.
 
 pub mod handler;
 
 use axum::routing::put;
-use axum::{Extension, Router};
-use task_core::AppState;
-use task_events::publisher::EventPublisher;
+use axum::Router;
+use task_core::FunctionRoutes;
+use task_events::publisher::{EventPublisher, WriteState};
 
 /// This function's name in the route table, on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "update-task";
 
 /// `events` publishes the task events this function's changes cause.
-pub fn router(events: EventPublisher) -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks/{id}", put(handler::update_task))
-        .layer(Extension(events))
+pub fn router(events: EventPublisher) -> FunctionRoutes {
+    FunctionRoutes::with_state(
+        Router::new().route("/api/tasks/{id}", put(handler::update_task)),
+        move |app| WriteState { app, events },
+    )
 }

@@ -124,7 +124,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|err| err.to_string())?;
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        task_core::serve::terminated().await;
         let _ = stop.send(true);
     });
 
@@ -245,14 +245,5 @@ async fn wait_for_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Connection};
 use task_core::db::MIGRATOR;
 use task_core::routes::Duty;
 
-use crate::postgres::{PostgresCluster, random_password, write_private};
+use servers::postgres::{PostgresCluster, random_password, write_private};
 
 /// The database the functions use.
 pub const DATABASE: &str = "tasks";

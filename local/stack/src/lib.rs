@@ -2,13 +2,11 @@
 
 pub mod admin;
 pub mod database;
+pub mod function_env;
 pub mod gateway;
 pub mod images;
-pub mod kafka;
 pub mod launch;
 pub mod lock;
-pub mod postgres;
-pub mod process;
 pub mod service;
 pub mod stack_file;
 pub mod supervisor;

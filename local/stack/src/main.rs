@@ -214,70 +214,36 @@ async fn admin(state_dir: &std::path::Path, act: Option<(String, String)>) -> Ex
 /// Asks the running stack's outbox relay where the outbox stands (and, with
 /// `retry_parked`, to give parked events a fresh set of attempts).
 async fn outbox(state_dir: &std::path::Path, list_parked: bool, retry_parked: bool) -> ExitCode {
-    let Ok(stack) = StackFile::read(state_dir) else {
-        log(
-            "stack",
-            &format!("no stack is running from {}", state_dir.display()),
-        );
-        return ExitCode::FAILURE;
-    };
-    let Some(relay) = stack.functions.get(OUTBOX_RELAY) else {
-        log("stack", "the stack has no outbox relay");
-        return ExitCode::FAILURE;
-    };
-    let client = reqwest::Client::new();
-    if retry_parked {
-        match client
-            .post(format!("{relay}/outbox/retry-parked"))
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_success() => {
-                let retried: Retried = match response.json().await {
-                    Ok(retried) => retried,
-                    Err(err) => {
-                        log("stack", &format!("error: the relay's answer: {err}"));
-                        return ExitCode::FAILURE;
-                    }
-                };
-                println!(
-                    "{} parked event(s) queued again; the next relay run sends them",
-                    retried.retried
-                );
-            }
-            Ok(response) => {
-                log(
-                    "stack",
-                    &format!("error: the relay answered {}", response.status()),
-                );
-                return ExitCode::FAILURE;
-            }
-            Err(err) => {
-                log("stack", &format!("error: the relay does not answer: {err}"));
-                return ExitCode::FAILURE;
-            }
+    match outbox_report(state_dir, list_parked, retry_parked).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            log("stack", &format!("error: {err}"));
+            ExitCode::FAILURE
         }
     }
-    let report: OutboxReport = match client.get(format!("{relay}/outbox")).send().await {
-        Ok(response) if response.status().is_success() => match response.json().await {
-            Ok(report) => report,
-            Err(err) => {
-                log("stack", &format!("error: the relay's answer: {err}"));
-                return ExitCode::FAILURE;
-            }
-        },
-        Ok(response) => {
-            log(
-                "stack",
-                &format!("error: the relay answered {}", response.status()),
-            );
-            return ExitCode::FAILURE;
-        }
-        Err(err) => {
-            log("stack", &format!("error: the relay does not answer: {err}"));
-            return ExitCode::FAILURE;
-        }
-    };
+}
+
+async fn outbox_report(
+    state_dir: &std::path::Path,
+    list_parked: bool,
+    retry_parked: bool,
+) -> Result<(), String> {
+    let stack = StackFile::read(state_dir)
+        .map_err(|_| format!("no stack is running from {}", state_dir.display()))?;
+    let relay = stack
+        .functions
+        .get(OUTBOX_RELAY)
+        .ok_or("the stack has no outbox relay")?;
+    let client = reqwest::Client::new();
+    if retry_parked {
+        let retried: Retried =
+            relay_answer(client.post(format!("{relay}/outbox/retry-parked"))).await?;
+        println!(
+            "{} parked event(s) queued again; the next relay run sends them",
+            retried.retried
+        );
+    }
+    let report: OutboxReport = relay_answer(client.get(format!("{relay}/outbox"))).await?;
     let status = report.status;
     println!(
         "\noutbox: {} unsent, {} sent and not yet audited, {} parked",
@@ -298,7 +264,24 @@ async fn outbox(state_dir: &std::path::Path, list_parked: bool, retry_parked: bo
     if status.parked > 0 && !retry_parked {
         println!("  fix the cause, then queue them again: task outbox:retry");
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Sends a request to the relay and reads its JSON answer.
+async fn relay_answer<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|err| format!("the relay does not answer: {err}"))?;
+    if !response.status().is_success() {
+        return Err(format!("the relay answered {}", response.status()));
+    }
+    response
+        .json()
+        .await
+        .map_err(|err| format!("the relay's answer: {err}"))
 }
 
 async fn down(state_dir: &std::path::Path) -> ExitCode {

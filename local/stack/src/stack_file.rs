@@ -56,7 +56,7 @@ impl StackFile {
         let path = Self::path(state_dir);
         let partial = path.with_extension("json.partial");
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        crate::postgres::write_private(&partial, &(text + "\n"))?;
+        servers::postgres::write_private(&partial, &(text + "\n"))?;
         std::fs::rename(partial, path)
     }
 

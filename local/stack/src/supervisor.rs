@@ -9,15 +9,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
-use task_core::routes::{Duty, EVENT_SENDERS, FUNCTIONS, OUTBOX_RELAY};
+use task_core::routes::{Duty, FUNCTIONS, OUTBOX_RELAY};
+
+use crate::function_env::{function_env, log_env};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{Action, Request};
 use crate::database::{self, Credentials};
 use crate::gateway::{GatewayConfig, Upstream};
-use crate::kafka::{find_tansu, tansu_command, wait_listening};
+use servers::ports::wait_listening;
+use servers::tansu::{find_tansu, tansu_command};
 use crate::lock::StackLock;
-use crate::postgres::{LOCAL_SETTINGS, PostgresCluster};
+use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};
 use crate::service::{Service, log};
 use crate::stack_file::StackFile;
 
@@ -116,7 +119,7 @@ async fn start_and_supervise(
     let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
 
     let (admin_requests, mut admin) = tokio::sync::mpsc::channel(16);
-    let admin_token = crate::postgres::random_password();
+    let admin_token = servers::postgres::random_password();
     let admin_address = crate::admin::serve(admin_requests, admin_token.clone()).await?;
     let stack = StackFile {
         gateway_url: gateway_url.clone(),
@@ -449,12 +452,6 @@ async fn start_broker_dispatcher(
 }
 
 /// `RUST_LOG`, passed on when set.
-fn log_env() -> BTreeMap<String, String> {
-    std::env::var("RUST_LOG")
-        .map(|filter| BTreeMap::from([("RUST_LOG".to_string(), filter)]))
-        .unwrap_or_default()
-}
-
 async fn start_functions(
     options: &StackOptions,
     database: &Database,
@@ -482,41 +479,6 @@ async fn start_functions(
     log("stack", &format!("{} functions ready", functions.len()));
     Ok(functions)
 }
-
-/// What Knative would give a function, pointed at the local parts: event
-/// senders get `K_SINK` (as from a SinkBinding).
-fn function_env(
-    name: &str,
-    port: u16,
-    database_url: &str,
-    event_sink: &str,
-) -> BTreeMap<String, String> {
-    let mut env = log_env();
-    env.extend([
-        ("PORT".to_string(), port.to_string()),
-        ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
-        ("DATABASE_URL".to_string(), database_url.to_string()),
-    ]);
-    if EVENT_SENDERS.contains(&name) {
-        env.insert("K_SINK".into(), event_sink.to_string());
-    }
-    if name == OUTBOX_RELAY {
-        // The relay runs every few seconds here, not every minute: an event
-        // missing from the audit log is sent again after seconds, not minutes.
-        env.extend(RELAY_LOCAL_SETTINGS.map(|(k, v)| (k.to_string(), v.to_string())));
-        // The supervisor's own OUTBOX_* and RELAY_* settings win (tests, chaos).
-        env.extend(
-            std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_") || k.starts_with("RELAY_")),
-        );
-    }
-    env
-}
-
-/// The relay's settings on the local stack (its defaults suit Knative).
-const RELAY_LOCAL_SETTINGS: [(&str, &str); 2] = [
-    ("OUTBOX_AUDIT_GRACE_MS", "10000"),
-    ("OUTBOX_RETRY_MAX_MS", "60000"),
-];
 
 async fn start_gateway(
     options: &StackOptions,

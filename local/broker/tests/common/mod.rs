@@ -53,14 +53,6 @@ pub fn trigger(name: &str, subscriber: &str, extra_spec: &str, annotations: &str
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn broker(bootstrap: &str, manifests: &Path, namespace: &str, listen: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_broker"));
     command
@@ -85,7 +77,7 @@ pub async fn receiver(
     namespace: &str,
     timeout_ms: u64,
 ) -> (Running, String) {
-    let address = format!("127.0.0.1:{}", free_port());
+    let address = format!("127.0.0.1:{}", servers::ports::free_port().unwrap());
     let child = broker(bootstrap, manifests, namespace, &address)
         .args(["receiver", "--delivery-timeout-ms", &timeout_ms.to_string()])
         .spawn()
@@ -102,7 +94,7 @@ pub async fn dispatcher(
     namespace: &str,
     services: &[(&str, String)],
 ) -> Running {
-    let address = format!("127.0.0.1:{}", free_port());
+    let address = format!("127.0.0.1:{}", servers::ports::free_port().unwrap());
     let mut command = broker(bootstrap, manifests, namespace, &address);
     command.arg("dispatcher");
     for (name, url) in services {

@@ -7,24 +7,19 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// The tansu version the project is tested with (`task setup` installs it).
 pub const TANSU_VERSION: &str = "0.6.0";
 
-/// Why tansu cannot be used.
+/// tansu is not installed.
 #[derive(Debug, thiserror::Error)]
-pub enum KafkaError {
-    #[error(
-        "tansu is not installed; run `task setup` (cargo install tansu --version {TANSU_VERSION} --locked --features dynostore)"
-    )]
-    NotInstalled,
-    #[error("the Kafka broker on {address} did not answer within {seconds} s")]
-    NotReady { address: String, seconds: u64 },
-}
+#[error(
+    "tansu is not installed; run `task setup` (cargo install tansu --version {TANSU_VERSION} --locked --features dynostore)"
+)]
+pub struct TansuNotInstalled;
 
 /// `tansu` on the PATH or in cargo's bin directory.
-pub fn find_tansu() -> Result<PathBuf, KafkaError> {
+pub fn find_tansu() -> Result<PathBuf, TansuNotInstalled> {
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
@@ -36,7 +31,7 @@ pub fn find_tansu() -> Result<PathBuf, KafkaError> {
         .chain(cargo_bin)
         .map(|dir| dir.join("tansu"))
         .find(|path| path.exists())
-        .ok_or(KafkaError::NotInstalled)
+        .ok_or(TansuNotInstalled)
 }
 
 /// The command that runs tansu in the foreground on 127.0.0.1:`port`, in memory.
@@ -49,19 +44,4 @@ pub fn tansu_command(tansu: &PathBuf, port: u16) -> Command {
         .args(["--storage-engine", "memory://tansu/"])
         .env("RUST_LOG", "warn");
     command
-}
-
-/// Waits until something accepts connections on `address`.
-pub fn wait_listening(address: &str, timeout: Duration) -> Result<(), KafkaError> {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(address).is_err() {
-        if start.elapsed() > timeout {
-            return Err(KafkaError::NotReady {
-                address: address.to_string(),
-                seconds: timeout.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
 }

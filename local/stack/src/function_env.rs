@@ -1,0 +1,50 @@
+//! The environment a function gets: what Knative would give it (`PORT`,
+//! `K_SINK` as from a SinkBinding, `DATABASE_URL` from its Secret), pointed at
+//! local parts. The supervisor starts every function with it, and the bench
+//! starts functions alone with the same.
+
+use std::collections::BTreeMap;
+
+use task_core::routes::{EVENT_SENDERS, OUTBOX_RELAY};
+
+/// What Knative would give a function, pointed at the local parts: event
+/// senders get `K_SINK` (as from a SinkBinding).
+pub fn function_env(
+    name: &str,
+    port: u16,
+    database_url: &str,
+    event_sink: &str,
+) -> BTreeMap<String, String> {
+    let mut env = log_env();
+    env.extend([
+        ("PORT".to_string(), port.to_string()),
+        ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
+        ("DATABASE_URL".to_string(), database_url.to_string()),
+    ]);
+    if EVENT_SENDERS.contains(&name) {
+        env.insert("K_SINK".into(), event_sink.to_string());
+    }
+    if name == OUTBOX_RELAY {
+        // The relay runs every few seconds here, not every minute: an event
+        // missing from the audit log is sent again after seconds, not minutes.
+        env.extend(RELAY_LOCAL_SETTINGS.map(|(k, v)| (k.to_string(), v.to_string())));
+        // The supervisor's own OUTBOX_* and RELAY_* settings win (tests, chaos).
+        env.extend(
+            std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_") || k.starts_with("RELAY_")),
+        );
+    }
+    env
+}
+
+/// The relay's settings on the local stack (its defaults suit Knative).
+const RELAY_LOCAL_SETTINGS: [(&str, &str); 2] = [
+    ("OUTBOX_AUDIT_GRACE_MS", "10000"),
+    ("OUTBOX_RETRY_MAX_MS", "60000"),
+];
+
+/// `RUST_LOG`, passed on to the functions and the broker when set.
+pub fn log_env() -> BTreeMap<String, String> {
+    std::env::var("RUST_LOG")
+        .map(|filter| BTreeMap::from([("RUST_LOG".to_string(), filter)]))
+        .unwrap_or_default()
+}
