@@ -4,7 +4,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::problem::{FieldError, PROBLEM_JSON, Problem};
+use crate::problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 use crate::task::Task;
 
 /// An error answered as `application/problem+json`.
@@ -45,41 +45,29 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TaskNotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
-            Self::Unavailable(_) | Self::SchemaOutdated { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.problem_type().status())
+            .expect("every problem type has a valid status")
     }
 
-    /// The problem type URI: one per kind of error, stable for clients to match on.
-    fn type_uri(&self) -> &'static str {
+    /// The kind of problem: one per kind of error.
+    fn problem_type(&self) -> ProblemType {
         match self {
-            Self::BadRequest(_) => "urn:task-app:problem:bad-request",
-            Self::Validation(_) => "urn:task-app:problem:validation-failed",
-            Self::TaskNotFound(_) => "urn:task-app:problem:task-not-found",
-            Self::RouteNotFound(_) => "urn:task-app:problem:route-not-found",
-            Self::MethodNotAllowed { .. } => "urn:task-app:problem:method-not-allowed",
-            Self::PreconditionFailed(_) => "urn:task-app:problem:stale-version",
-            Self::PayloadTooLarge { .. } => "urn:task-app:problem:payload-too-large",
-            Self::UnsupportedMediaType => "urn:task-app:problem:unsupported-media-type",
-            Self::QueryTooLong { .. } => "urn:task-app:problem:uri-too-long",
-            Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
-                "urn:task-app:problem:unavailable"
-            }
-            Self::Internal(_) => "urn:task-app:problem:internal",
+            Self::BadRequest(_) => ProblemType::BadRequest,
+            Self::Validation(_) => ProblemType::ValidationFailed,
+            Self::TaskNotFound(_) => ProblemType::TaskNotFound,
+            Self::RouteNotFound(_) => ProblemType::RouteNotFound,
+            Self::MethodNotAllowed { .. } => ProblemType::MethodNotAllowed,
+            Self::PreconditionFailed(_) => ProblemType::StaleVersion,
+            Self::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
+            Self::UnsupportedMediaType => ProblemType::UnsupportedMediaType,
+            Self::QueryTooLong { .. } => ProblemType::UriTooLong,
+            Self::Unavailable(_) | Self::SchemaOutdated { .. } => ProblemType::Unavailable,
+            Self::Internal(_) => ProblemType::Internal,
         }
     }
 
     pub fn to_problem(&self) -> Problem {
-        let status = self.status();
+        let kind = self.problem_type();
         let detail = match self {
             Self::Validation(errors) => errors
                 .iter()
@@ -89,9 +77,9 @@ impl ApiError {
             other => other.to_string(),
         };
         Problem {
-            type_uri: self.type_uri().to_string(),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
+            type_uri: kind.uri().to_string(),
+            title: kind.title().to_string(),
+            status: kind.status(),
             detail,
             errors: match self {
                 Self::Validation(errors) => errors.clone(),

@@ -7,6 +7,74 @@ use crate::task::Task;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The kinds of problem the API, the edge router and the broker answer: one
+/// type URI each, stable for clients to match on, with its status and title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    BadRequest,
+    ValidationFailed,
+    TaskNotFound,
+    RouteNotFound,
+    MethodNotAllowed,
+    StaleVersion,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    UriTooLong,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemType {
+    /// The problem's `type`.
+    pub const fn uri(self) -> &'static str {
+        match self {
+            Self::BadRequest => "urn:task-app:problem:bad-request",
+            Self::ValidationFailed => "urn:task-app:problem:validation-failed",
+            Self::TaskNotFound => "urn:task-app:problem:task-not-found",
+            Self::RouteNotFound => "urn:task-app:problem:route-not-found",
+            Self::MethodNotAllowed => "urn:task-app:problem:method-not-allowed",
+            Self::StaleVersion => "urn:task-app:problem:stale-version",
+            Self::PayloadTooLarge => "urn:task-app:problem:payload-too-large",
+            Self::UnsupportedMediaType => "urn:task-app:problem:unsupported-media-type",
+            Self::UriTooLong => "urn:task-app:problem:uri-too-long",
+            Self::Unavailable => "urn:task-app:problem:unavailable",
+            Self::Internal => "urn:task-app:problem:internal",
+        }
+    }
+
+    /// The HTTP status it is answered with.
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::ValidationFailed => 422,
+            Self::TaskNotFound | Self::RouteNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::StaleVersion => 412,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::UriTooLong => 414,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The problem's `title`: the status's reason phrase.
+    pub const fn title(self) -> &'static str {
+        match self.status() {
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            412 => "Precondition Failed",
+            413 => "Payload Too Large",
+            414 => "URI Too Long",
+            415 => "Unsupported Media Type",
+            422 => "Unprocessable Entity",
+            503 => "Service Unavailable",
+            _ => "Internal Server Error",
+        }
+    }
+}
+
 /// One invalid field of a request, named so a client can show it beside the input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use task_core::problem::ProblemType;
 use task_core::routes::{self, ROUTES};
 
 /// Where the gateway sends each function's requests.
@@ -97,10 +98,9 @@ fn security_headers(indent: &str) -> String {
 }
 
 /// A problem+json body nginx answers itself (no user input inside).
-fn problem(status: u16, title: &str, slug: &str, detail: &str) -> String {
-    format!(
-        r#"'{{"type":"urn:task-app:problem:{slug}","title":"{title}","status":{status},"detail":"{detail}"}}'"#
-    )
+fn problem(kind: ProblemType, detail: &str) -> String {
+    let (uri, title, status) = (kind.uri(), kind.title(), kind.status());
+    format!(r#"'{{"type":"{uri}","title":"{title}","status":{status},"detail":"{detail}"}}'"#)
 }
 
 /// `{param}` segments become `[^/]+`; everything else is matched literally.
@@ -264,15 +264,11 @@ impl GatewayConfig {
                  \x20       }}\n\n",
                 headers = security_headers("                "),
                 not_found = problem(
-                    404,
-                    "Not Found",
-                    "route-not-found",
+                    ProblemType::RouteNotFound,
                     "no API route matches this path"
                 ),
                 not_allowed = problem(
-                    405,
-                    "Method Not Allowed",
-                    "method-not-allowed",
+                    ProblemType::MethodNotAllowed,
                     "this method is not allowed on this path; see the Allow header"
                 ),
             );
@@ -324,46 +320,34 @@ impl GatewayConfig {
              }}\n",
             headers = security_headers("            "),
             bad_request = problem(
-                400,
-                "Bad Request",
-                "bad-request",
-                "the request is malformed, or its headers or cookies are too large"
+                    ProblemType::BadRequest,
+                    "the request is malformed, or its headers or cookies are too large"
             ),
             uri_too_long = problem(
-                414,
-                "URI Too Long",
-                "uri-too-long",
-                &format!(
+                    ProblemType::UriTooLong,
+                    &format!(
                     "the request line is too long; a query string must be at most {} bytes",
                     task_core::QUERY_LIMIT_BYTES
                 )
             ),
             internal = problem(
-                500,
-                "Internal Server Error",
-                "internal",
-                "the edge router failed; retry shortly"
+                    ProblemType::Internal,
+                    "the edge router failed; retry shortly"
             ),
             unavailable = problem(
-                503,
-                "Service Unavailable",
-                "unavailable",
-                "the function serving this route is unavailable; retry shortly"
+                    ProblemType::Unavailable,
+                    "the function serving this route is unavailable; retry shortly"
             ),
             too_large = problem(
-                413,
-                "Payload Too Large",
-                "payload-too-large",
-                &format!(
+                    ProblemType::PayloadTooLarge,
+                    &format!(
                     "the request body must be at most {} KiB",
                     task_core::BODY_LIMIT_BYTES / 1024
                 )
             ),
             not_allowed = problem(
-                405,
-                "Method Not Allowed",
-                "method-not-allowed",
-                "this method is not allowed on this path; see the Allow header"
+                    ProblemType::MethodNotAllowed,
+                    "this method is not allowed on this path; see the Allow header"
             ),
         );
         conf
