@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cloudevents::binding::rdkafka::{FutureRecordExt, MessageExt, MessageRecord};
+use cloudevents::binding::rdkafka::MessageExt;
 use cloudevents::event::ExtensionValue;
 use cloudevents::{AttributesReader, Event};
 use futures::StreamExt;
@@ -18,7 +18,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 use reqwest::StatusCode;
@@ -26,7 +26,7 @@ use task_events::sink::{EventSink, SendError};
 use tokio::sync::watch;
 
 use crate::filter::matches_all;
-use crate::kafka::{consumer_config, trigger_group};
+use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
 
 /// Events an unordered Trigger may have in flight at once (an ordered one has
@@ -352,14 +352,9 @@ impl TriggerDispatch {
     }
 
     async fn produce(&self, topic: &str, event: &Event) -> Result<(), String> {
-        let record = MessageRecord::from_event(event.clone()).map_err(|err| err.to_string())?;
-        let key = event.extension("partitionkey").map(|key| key.to_string());
-        let mut kafka_record = FutureRecord::to(topic).message_record(&record);
-        if let Some(key) = &key {
-            kafka_record = kafka_record.key(key.as_str());
-        }
+        let record = KeyedRecord::of(event.clone()).map_err(|err| err.to_string())?;
         self.producer
-            .send(kafka_record, Timeout::After(Duration::from_secs(10)))
+            .send(record.to(topic), Timeout::After(Duration::from_secs(10)))
             .await
             .map(|_| ())
             .map_err(|(err, _)| err.to_string())

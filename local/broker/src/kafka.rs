@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
+use cloudevents::binding::rdkafka::{FutureRecordExt, MessageRecord};
+use cloudevents::event::ExtensionValue;
+use cloudevents::{AttributesReader, Event};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
+use task_events::cloudevent::PARTITION_KEY;
 
 /// The topic of a Knative Kafka broker, named as Knative names it.
 pub fn broker_topic(namespace: &str, broker: &str) -> String {
@@ -114,5 +119,40 @@ mod tests {
             "knative-broker-task-app-task-events"
         );
         assert_eq!(trigger_group("task-app", "t"), "knative-trigger-task-app-t");
+    }
+}
+
+/// A CloudEvent as a Kafka record, in binary content mode, keyed by its
+/// `partitionkey` extension (Knative's ordering key): the ingress and the
+/// dispatcher's dead-lettering write events the same way.
+pub struct KeyedRecord {
+    record: MessageRecord,
+    key: Option<String>,
+}
+
+impl KeyedRecord {
+    pub fn of(event: Event) -> Result<Self, cloudevents::message::Error> {
+        let key = match event.extension(PARTITION_KEY) {
+            Some(ExtensionValue::String(key)) => Some(key.clone()),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        Ok(Self {
+            record: MessageRecord::from_event(event)?,
+            key,
+        })
+    }
+
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The record to produce to `topic`.
+    pub fn to<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, str, Vec<u8>> {
+        let record = FutureRecord::to(topic).message_record(&self.record);
+        match &self.key {
+            Some(key) => record.key(key.as_str()),
+            None => record,
+        }
     }
 }

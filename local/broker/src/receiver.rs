@@ -13,14 +13,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cloudevents::AttributesReader;
 use cloudevents::binding::http::to_event;
-use cloudevents::binding::rdkafka::{FutureRecordExt, MessageRecord};
-use cloudevents::event::ExtensionValue;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use task_core::problem::{PROBLEM_JSON, Problem};
+
+use crate::kafka::KeyedRecord;
 
 /// What the receiver needs: a producer and the topic it writes to.
 #[derive(Clone)]
@@ -83,9 +83,6 @@ impl Receiver {
     }
 }
 
-/// The extension whose value becomes the record key.
-const PARTITION_KEY: &str = "partitionkey";
-
 pub fn router(receiver: Receiver) -> Router {
     Router::new()
         .route("/", post(receive))
@@ -109,13 +106,8 @@ async fn receive(
         Ok(event) => event,
         Err(err) => return problem(StatusCode::BAD_REQUEST, format!("not a CloudEvent: {err}")),
     };
-    let key = match event.extension(PARTITION_KEY) {
-        Some(ExtensionValue::String(key)) => Some(key.clone()),
-        Some(other) => Some(other.to_string()),
-        None => None,
-    };
     let id = event.id().to_string();
-    let record = match MessageRecord::from_event(event) {
+    let record = match KeyedRecord::of(event) {
         Ok(record) => record,
         Err(err) => {
             return problem(
@@ -124,13 +116,12 @@ async fn receive(
             );
         }
     };
-    let mut kafka_record = FutureRecord::to(&receiver.topic).message_record(&record);
-    if let Some(key) = &key {
-        kafka_record = kafka_record.key(key.as_str());
-    }
     match receiver
         .producer()
-        .send(kafka_record, Timeout::After(receiver.delivery_timeout))
+        .send(
+            record.to(&receiver.topic),
+            Timeout::After(receiver.delivery_timeout),
+        )
         .await
     {
         Ok(delivery) => {
@@ -139,7 +130,7 @@ async fn receive(
                 topic = receiver.topic,
                 partition = delivery.partition,
                 offset = delivery.offset,
-                key,
+                key = record.key(),
                 "event stored"
             );
             StatusCode::ACCEPTED.into_response()
