@@ -1,0 +1,264 @@
+//! Starting each part of the stack, in order, and waiting until it is ready.
+
+use super::*;
+
+/// Every port must be free before anything starts, with a hint when it is not.
+pub(super) fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
+    let mut wanted = vec![
+        ("the gateway", options.gateway_port, "GATEWAY_PORT"),
+        ("PostgreSQL", options.postgres_port, "POSTGRES_PORT"),
+        ("Kafka", options.kafka_port, "KAFKA_PORT"),
+        ("the broker ingress", options.broker_port, "BROKER_PORT"),
+        (
+            "the broker dispatcher",
+            options.broker_port + 1,
+            "BROKER_PORT",
+        ),
+    ];
+    for (name, port) in options.function_ports() {
+        wanted.push((name, port, "FUNCTIONS_BASE_PORT"));
+    }
+    for (what, port, setting) in wanted {
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            bail!(
+                "port {port} (for {what}) is already in use on 127.0.0.1; \
+                 stop what uses it or choose another port with {setting}=..."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL with the migrated database and the duties' login users.
+pub(super) async fn start_postgres(
+    options: &StackOptions,
+    state_dir: &Path,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<Database> {
+    let credentials = Credentials::load_or_create(state_dir)?;
+    let cluster = PostgresCluster::new(
+        state_dir.join("postgres"),
+        options.postgres_port,
+        credentials.postgres.clone(),
+    )?;
+    if !cluster.is_initialized() {
+        log(
+            "stack",
+            &format!(
+                "creating the database cluster in {}",
+                cluster.data_dir().display()
+            ),
+        );
+    }
+    let init = cluster.clone();
+    tokio::task::spawn_blocking(move || init.ensure_initialized()).await??;
+
+    log(
+        "stack",
+        &format!("starting PostgreSQL on 127.0.0.1:{}", cluster.port()),
+    );
+    let server = cluster.clone();
+    let mut service = Service::new("postgres", Signal::SIGINT, move || {
+        server.server_command(LOCAL_SETTINGS)
+    });
+    service.start()?;
+    services.push(service);
+    let ready = cluster.clone();
+    tokio::task::spawn_blocking(move || ready.wait_ready(READY_TIMEOUT)).await??;
+
+    let admin_url = database::prepare(&cluster, &credentials).await?;
+    log(
+        "stack",
+        &format!(
+            "database ready on 127.0.0.1:{} (passwords in {})",
+            cluster.port(),
+            state_dir.join("credentials.json").display()
+        ),
+    );
+    Ok(Database {
+        admin_url,
+        cluster,
+        credentials,
+    })
+}
+
+/// The running database: the superuser's URL (for tools) and what the
+/// functions' URLs are made of.
+pub(super) struct Database {
+    pub(super) admin_url: String,
+    cluster: PostgresCluster,
+    credentials: Credentials,
+}
+
+impl Database {
+    /// The URL `function` connects with: its duty's login user.
+    fn url_for(&self, function: &str) -> String {
+        database::url_for(&self.cluster, &self.credentials, Duty::of(function))
+    }
+}
+
+/// A binary of the workspace, or an error saying how to build it.
+pub(super) fn binary(options: &StackOptions, name: &str) -> anyhow::Result<PathBuf> {
+    let binary = options.bin_dir.join(name);
+    if !binary.exists() {
+        bail!(
+            "{} is missing; build it first (`task build`, or `cargo build --workspace --bins`)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// tansu, in memory, on its own port; returns the bootstrap address.
+pub(super) async fn start_kafka(
+    options: &StackOptions,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
+    let tansu = find_tansu()?;
+    let port = options.kafka_port;
+    log(
+        "stack",
+        &format!("starting the Kafka-protocol broker (tansu, in memory) on 127.0.0.1:{port}"),
+    );
+    let mut service = Service::new("kafka", Signal::SIGTERM, move || {
+        tansu_command(&tansu, port)
+    });
+    service.start()?;
+    services.push(service);
+    let bootstrap = format!("127.0.0.1:{port}");
+    let address = bootstrap.clone();
+    tokio::task::spawn_blocking(move || wait_listening(&address, READY_TIMEOUT)).await??;
+    Ok(bootstrap)
+}
+
+/// One half of the local Knative broker, as a service.
+pub(super) fn broker_service(
+    options: &StackOptions,
+    name: &str,
+    kafka_bootstrap: &str,
+    listen: u16,
+    role_args: Vec<OsString>,
+) -> anyhow::Result<Service> {
+    let mut args: Vec<OsString> = vec![
+        "--bootstrap".into(),
+        kafka_bootstrap.into(),
+        "--manifests".into(),
+        options.manifests_dir.clone().into(),
+        "--listen".into(),
+        format!("127.0.0.1:{listen}").into(),
+    ];
+    args.extend(role_args);
+    Ok(Service::program(
+        name,
+        Signal::SIGTERM,
+        binary(options, "broker")?,
+        args,
+        log_env(),
+    ))
+}
+
+/// The broker's ingress: the write functions' `K_SINK`.
+pub(super) async fn start_broker_receiver(
+    options: &StackOptions,
+    kafka_bootstrap: &str,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<String> {
+    let mut service = broker_service(
+        options,
+        "broker-ingress",
+        kafka_bootstrap,
+        options.broker_port,
+        vec!["receiver".into()],
+    )?;
+    service.start()?;
+    services.push(service);
+    let url = format!("http://127.0.0.1:{}", options.broker_port);
+    wait_http_ok(
+        &reqwest::Client::new(),
+        "broker-ingress",
+        &format!("{url}/health"),
+        services,
+    )
+    .await?;
+    Ok(format!("{url}/"))
+}
+
+/// The Triggers, each subscriber resolved to its function's local URL.
+pub(super) async fn start_broker_dispatcher(
+    options: &StackOptions,
+    kafka_bootstrap: &str,
+    functions: &[(&'static str, u16)],
+    services: &mut Vec<Service>,
+) -> anyhow::Result<()> {
+    let port = options.broker_port + 1;
+    let mut args: Vec<OsString> = vec!["dispatcher".into()];
+    if let Some(retry) = options.trigger_retry {
+        args.extend(["--retry".into(), retry.to_string().into()]);
+    }
+    for (name, function_port) in functions {
+        args.push("--service".into());
+        args.push(format!("{name}=http://127.0.0.1:{function_port}/").into());
+    }
+    let mut service = broker_service(options, "broker-dispatch", kafka_bootstrap, port, args)?;
+    service.start()?;
+    services.push(service);
+    let url = format!("http://127.0.0.1:{port}/health");
+    wait_http_ok(&reqwest::Client::new(), "broker-dispatch", &url, services).await
+}
+
+pub(super) async fn start_functions(
+    options: &StackOptions,
+    database: &Database,
+    event_sink: &str,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<Vec<(&'static str, u16)>> {
+    let functions = options.function_ports();
+    for (name, port) in &functions {
+        let binary = binary(options, name)?;
+        let env = function_env(name, *port, &database.url_for(name), event_sink);
+        let mut service = Service::program(*name, Signal::SIGTERM, binary, Vec::new(), env);
+        service.start()?;
+        services.push(service);
+    }
+    let client = reqwest::Client::new();
+    for (name, port) in &functions {
+        wait_http_ok(
+            &client,
+            name,
+            &format!("http://127.0.0.1:{port}/health"),
+            services,
+        )
+        .await?;
+    }
+    log("stack", &format!("{} functions ready", functions.len()));
+    Ok(functions)
+}
+
+/// Polls `url` until it answers 200, failing early if the service dies.
+pub(super) async fn wait_http_ok(
+    client: &reqwest::Client,
+    name: &str,
+    url: &str,
+    services: &mut [Service],
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let response = client.get(url).timeout(Duration::from_secs(2)).send().await;
+        if matches!(&response, Ok(r) if r.status().is_success()) {
+            return Ok(());
+        }
+        if let Some(service) = services.iter_mut().find(|s| s.name == name)
+            && let Some(status) = service.exited()
+        {
+            bail!("{name} exited while starting ({status}); see its output above");
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            let last = match response {
+                Ok(r) => format!("it answered {}", r.status()),
+                Err(err) => format!("last error: {err}"),
+            };
+            bail!("{name} was not ready at {url} within {READY_TIMEOUT:?}; {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
