@@ -3,8 +3,6 @@
 pub mod admin;
 pub mod database;
 pub mod function_env;
-pub mod gateway;
-pub mod images;
 pub mod launch;
 pub mod lock;
 pub mod service;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use local_stack::admin::{Action, AdminClient};
-use local_stack::gateway::GatewayConfig;
+use knative_contract::edge_router::GatewayConfig;
 use local_stack::lock::StackLock;
 use local_stack::service::log;
 use local_stack::stack_file::StackFile;
@@ -147,7 +147,7 @@ async fn main() -> ExitCode {
         Command::Outbox { retry_parked } => outbox(&cli.state_dir, true, retry_parked).await,
         Command::Service { name, action } => admin(&cli.state_dir, Some((name, action))).await,
         Command::Images => {
-            for image in local_stack::images::built_images() {
+            for image in knative_contract::images::built_images() {
                 println!("{image}");
             }
             ExitCode::SUCCESS

@@ -247,7 +247,7 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         let headers = response.headers();
         assert_eq!(
             headers["content-security-policy"],
-            local_stack::gateway::CONTENT_SECURITY_POLICY,
+            knative_contract::edge_router::CONTENT_SECURITY_POLICY,
             "{path}"
         );
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");

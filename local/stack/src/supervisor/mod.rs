@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{Action, Request};
 use crate::database::{self, Credentials};
-use crate::gateway::{GatewayConfig, Upstream};
+use knative_contract::edge_router::{GatewayConfig, Upstream};
 use servers::ports::wait_listening;
 use servers::tansu::{find_tansu, tansu_command};
 use crate::lock::StackLock;

@@ -35,7 +35,7 @@ const PORTS: &[u16] = &[
 ];
 
 fn knative_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// `kubectl kustomize <dir>`, as YAML documents.

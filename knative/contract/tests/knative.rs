@@ -12,8 +12,8 @@ use std::time::Duration;
 use cloudevents::{EventBuilder, EventBuilderV10};
 use local_broker::filter::matches_all;
 use local_broker::manifests::Manifests;
-use local_stack::gateway::GatewayConfig;
-use local_stack::images::built_images;
+use knative_contract::edge_router::GatewayConfig;
+use knative_contract::images::built_images;
 use serde::Deserialize;
 use serde_norway::Value;
 use task_core::routes::{Duty, EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, ROUTES};
@@ -23,7 +23,7 @@ const NAMESPACE: &str = "task-app";
 const OVERLAYS: &[&str] = &["kind", "production"];
 
 fn knative_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// `kubectl kustomize <dir>`, as YAML documents.
