@@ -8,6 +8,7 @@
 
 mod faults;
 mod load;
+mod report;
 mod verdict;
 
 use std::sync::Arc;
@@ -148,10 +149,22 @@ pub(crate) fn say(message: &str) {
 }
 
 /// How one fault went.
-struct Phase {
+pub(crate) struct Phase {
     name: String,
     injected: Injected,
     converged: Option<Duration>,
+}
+
+/// How the stack stood once the load had stopped.
+pub(crate) struct End {
+    /// How long after the load the outbox took to settle.
+    settled: Option<Duration>,
+    outbox: OutboxStatus,
+    parked: Vec<i64>,
+    /// Services the supervisor restarted after a crash.
+    restarted: Vec<String>,
+    /// Functions not answering /health.
+    unhealthy: Vec<String>,
 }
 
 /// Runs the faults; true when every check passed.
@@ -185,23 +198,68 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         client: reqwest::Client::new(),
     };
 
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (phases, poison) = run_faults(&timing, &injector, &pool, &load).await?;
+    load.stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await?;
+    }
+    say("load stopped; waiting until the outbox is settled");
+    let acknowledged = load.tally().acknowledged.len();
+    let settled = converge(
+        &pool,
+        &load,
+        acknowledged,
+        poison.len(),
+        timing.converge_limit,
+    )
+    .await?;
+    let end = End {
+        settled,
+        outbox: Outbox::status(&pool).await?,
+        parked: Outbox::parked(&pool, 100)
+            .await?
+            .iter()
+            .map(|p| p.outbox_id)
+            .collect(),
+        restarted: injector
+            .admin
+            .status()
+            .await
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .filter(|s| s.crash_restarts > 0)
+            .map(|s| s.name)
+            .collect(),
+        unhealthy: unhealthy(&injector.client, &stack.functions).await,
+    };
+    let audit = AuditView::read(&pool).await?;
+    let tally = load.tally();
+    let passed = report::per_fault(&phases, &tally, &audit)
+        & report::whole_run(&phases, &tally, &audit, poison, &end);
+    say(if passed { "PASSED" } else { "FAILED" });
+    Ok(passed)
+}
+
+/// Injects each fault of the plan in turn under the load, and waits after
+/// each until everything acknowledged so far is audited. Returns how each
+/// went, and the poison rows they left.
+async fn run_faults(
+    timing: &Timing,
+    injector: &Injector,
+    pool: &PgPool,
+    load: &Load,
+) -> anyhow::Result<(Vec<Phase>, Vec<i64>)> {
     let mut phases: Vec<Phase> = Vec::new();
     let mut poison: Vec<i64> = Vec::new();
-    tokio::time::sleep(Duration::from_secs(2)).await;
     for (index, step) in timing.plan().into_iter().enumerate() {
         load.phase.store(index, Ordering::SeqCst);
         say(&format!("fault {}: {}", index + 1, step.name));
         let injected = injector.inject(&step.fault).await?;
         poison.extend(&injected.poison);
         let acknowledged = load.tally().acknowledged.len();
-        let converged = converge(
-            &pool,
-            &load,
-            acknowledged,
-            poison.len(),
-            timing.converge_limit,
-        )
-        .await?;
+        let converged =
+            converge(pool, load, acknowledged, poison.len(), timing.converge_limit).await?;
         match converged {
             Some(after) => say(&format!(
                 "  converged {:.1} s after the fault",
@@ -218,40 +276,17 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
             converged,
         });
     }
-    load.stop.store(true, Ordering::SeqCst);
-    for client in clients {
-        client.await?;
-    }
-    say("load stopped; waiting until the outbox is settled");
-    let acknowledged = load.tally().acknowledged.len();
-    let settled = converge(
-        &pool,
-        &load,
-        acknowledged,
-        poison.len(),
-        timing.converge_limit,
-    )
-    .await?;
-    let outbox = Outbox::status(&pool).await?;
-    let parked: Vec<i64> = Outbox::parked(&pool, 100)
-        .await?
-        .iter()
-        .map(|p| p.outbox_id)
-        .collect();
+    Ok((phases, poison))
+}
 
-    let restarted: Vec<String> = injector
-        .admin
-        .status()
-        .await
-        .map_err(anyhow::Error::msg)?
-        .into_iter()
-        .filter(|s| s.crash_restarts > 0)
-        .map(|s| s.name)
-        .collect();
+/// The functions that do not answer /health with a 2xx.
+async fn unhealthy(
+    client: &reqwest::Client,
+    functions: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
     let mut unhealthy = Vec::new();
-    for (name, url) in &stack.functions {
-        let ok = injector
-            .client
+    for (name, url) in functions {
+        let ok = client
             .get(format!("{url}/health"))
             .send()
             .await
@@ -260,110 +295,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
             unhealthy.push(name.clone());
         }
     }
-    let audit = AuditView::read(&pool).await?;
-    let tally = load.tally();
-
-    println!();
-    say("results per fault (changes acknowledged while it was under way)");
-    println!(
-        "  {:<58} {:>7} {:>5} {:>10} {:>10}",
-        "fault", "changes", "lost", "duplicated", "converged"
-    );
-    let mut passed = true;
-    for (index, phase) in phases.iter().enumerate() {
-        let changes: Vec<_> = tally
-            .acknowledged
-            .iter()
-            .filter(|c| c.phase == index)
-            .collect();
-        let (lost, duplicated) = (
-            audit.lost(changes.iter().copied()),
-            audit.duplicated(changes.iter().copied()),
-        );
-        let converged = phase
-            .converged
-            .map(|d| format!("{:.1} s", d.as_secs_f64()))
-            .unwrap_or_else(|| "NO".into());
-        println!(
-            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {converged:>10}",
-            phase.name,
-            changes.len()
-        );
-        passed &= lost == 0 && duplicated == 0 && phase.converged.is_some();
-        if let Some((answered, sent)) = phase.injected.replayed {
-            passed &= answered == sent && sent > 0;
-        }
-    }
-    let unexpected: u64 = tally
-        .statuses
-        .iter()
-        .filter(|(status, _)| !(**status < 300 || (400..500).contains(*status) || **status == 503))
-        .map(|(_, n)| n)
-        .sum();
-    let mut poison_sorted = poison.clone();
-    poison_sorted.sort_unstable();
-    let replayed: usize = phases
-        .iter()
-        .filter_map(|p| p.injected.replayed)
-        .map(|r| r.1)
-        .sum();
-    println!();
-    say("results of the whole run");
-    println!(
-        "  changes acknowledged to clients   {}",
-        tally.acknowledged.len()
-    );
-    println!("  of them, of the largest size      {}", tally.largest);
-    println!("  audit rows                        {}", audit.total);
-    println!(
-        "  lost (acknowledged, no row)       {}",
-        audit.lost(&tally.acknowledged)
-    );
-    println!(
-        "  duplicated (one change, two rows) {}",
-        audit.duplicated_rows()
-    );
-    println!("  gaps in a task's recorded life    {}", audit.gaps());
-    println!(
-        "  events delivered more than once   {} ({} extra deliveries, absorbed)",
-        audit.redelivered_events, audit.extra_deliveries
-    );
-    println!("  responses by status               {:?}", tally.statuses);
-    println!("  requests without a response       {}", tally.no_response);
-    println!("  unexpected statuses               {unexpected}");
-    println!("  outbox at the end                 {}", describe(&outbox));
-    println!("  parked rows / poison rows         {parked:?} / {poison_sorted:?}");
-    println!(
-        "  settled after the load            {}",
-        settled
-            .map(|d| format!("{:.1} s", d.as_secs_f64()))
-            .unwrap_or_else(|| "NO".into())
-    );
-    println!("  restarted after a crash           {restarted:?}");
-    println!("  unhealthy at the end              {unhealthy:?}");
-    passed &= audit.lost(&tally.acknowledged) == 0
-        && audit.duplicated_rows() == 0
-        && audit.gaps() == 0
-        // The replays reached the audit function again: the counter can count.
-        && audit.redelivered_events as usize >= replayed
-        && unexpected == 0
-        && settled.is_some()
-        && outbox.unsent == 0
-        && outbox.unaudited == 0
-        && parked == poison_sorted
-        && restarted.is_empty()
-        && unhealthy.is_empty()
-        && tally.largest > 0
-        && !tally.acknowledged.is_empty();
-    say(if passed { "PASSED" } else { "FAILED" });
-    Ok(passed)
-}
-
-fn describe(outbox: &OutboxStatus) -> String {
-    format!(
-        "{} unsent, {} unaudited, {} parked",
-        outbox.unsent, outbox.unaudited, outbox.parked
-    )
+    unhealthy
 }
 
 /// Waits until the first `acknowledged` changes are all in the audit log and
