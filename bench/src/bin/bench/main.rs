@@ -1,0 +1,184 @@
+//! `bench`: speed and memory of the functions on the local stack (release
+//! builds), each figure the median and spread of repeated runs, beside the
+//! limit the database alone reaches with the same SQL (pgbench). Writes
+//! bench/results.json and bench/results.md.
+
+mod cold_start;
+mod memory;
+mod pipeline;
+mod throughput;
+mod web_app;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bench::measure::scale::{ScaleData, ScaleRow};
+use bench::{repository, stack_launch};
+use clap::Parser;
+use local_stack::stack_file::StackFile;
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Args {
+    /// Repetitions of each load measurement.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Seconds of each load run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u32,
+    /// Starts measured per function for the cold start.
+    #[arg(long, default_value_t = 20)]
+    starts: usize,
+    /// Rows in the table for the list benchmark.
+    #[arg(long, default_value_t = 10_000)]
+    rows: i64,
+    /// The large table of the scale section (measured beside 10,000 tasks).
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_tasks: i64,
+    /// Only the scale section, printed (bench/results.* are left as they are).
+    #[arg(long)]
+    only_scale: bool,
+}
+
+pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
+/// How long the bench stack keeps audited outbox rows (7 days by default):
+/// short enough to see the outbox stay flat within a minute of load.
+pub const OUTBOX_RETENTION: Duration = Duration::from_secs(10);
+
+pub fn say(message: &str) {
+    println!("bench | {message}");
+}
+
+/// What every section measures with.
+pub struct Bench {
+    pub root: PathBuf,
+    pub release: PathBuf,
+    pub scripts: PathBuf,
+    pub pg_bin: PathBuf,
+    pub stack: StackFile,
+    pub pool: sqlx::PgPool,
+    /// The highest id of the seeded tasks.
+    pub seeded: i64,
+    pub runs: usize,
+    pub seconds: u32,
+    pub starts: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let root = repository();
+    say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
+    let mut launch = stack_launch("release", Duration::from_secs(2), "bench-stack.log")?;
+    launch.env = vec![(
+        "OUTBOX_RETENTION_MS".into(),
+        OUTBOX_RETENTION.as_millis().to_string(),
+    )];
+    let running = launch.start().map_err(anyhow::Error::msg)?;
+    let stack = running.stack.clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&stack.database_url)
+        .await?;
+    sqlx::query("INSERT INTO tasks (title, description) SELECT 'seeded ' || n, 'for the list benchmark' FROM generate_series(1, $1) AS n")
+        .bind(args.rows)
+        .execute(&pool)
+        .await?;
+    say(&format!("{} tasks in the table", args.rows));
+    let seeded: i64 = sqlx::query_scalar("SELECT max(id) FROM tasks")
+        .fetch_one(&pool)
+        .await?;
+    let bench = Bench {
+        release: root.join("target/release"),
+        scripts: root.join("bench/scripts"),
+        pg_bin: servers::postgres::find_bin_dir()?,
+        root,
+        stack,
+        pool,
+        seeded,
+        runs: args.runs,
+        seconds: args.seconds,
+        starts: args.starts,
+    };
+
+    if args.only_scale {
+        let scale = scale(&bench, args.scale_tasks).await?;
+        println!("{}", serde_json::to_string_pretty(&scale)?);
+        return Ok(());
+    }
+    let mut results = serde_json::Map::new();
+    results.insert("machine".into(), machine(&bench.root)?);
+    results.insert("cold_start_ms".into(), cold_start::measure(&bench).await?);
+    let (pipeline, outbox) = pipeline::measure(&bench).await?;
+    results.insert("event_pipeline".into(), pipeline);
+    results.insert("outbox_under_load".into(), outbox);
+    results.insert("throughput".into(), throughput::measure(&bench).await?);
+    let memory = memory::measure(&bench).await?;
+    results.insert("memory".into(), memory.memory);
+    results.insert("binary_bytes".into(), memory.binary_bytes);
+    results.insert("image_sizes".into(), memory.image_sizes);
+    results.insert("web".into(), web_app::measure(&bench)?);
+    // Cost as the data grows: last, as it replaces the table.
+    results.insert("scale".into(), json!(scale(&bench, args.scale_tasks).await?));
+
+    let results = Value::Object(results);
+    let out = bench.root.join("bench");
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&results)? + "\n",
+    )?;
+    std::fs::write(out.join("results.md"), bench::report::markdown(&results))?;
+    say("wrote bench/results.json and bench/results.md");
+    Ok(())
+}
+
+/// Every read route and a create at 10,000 tasks, then at `large` tasks.
+async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
+    let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
+    let small = 10_000;
+    say(&format!(
+        "scale: {small} tasks and a history of 20,000 entries"
+    ));
+    let data = ScaleData::start(pool, small).await?;
+    let mut rows = data.measure(gateway, pool).await?;
+    say(&format!("scale: growing the table to {large} tasks"));
+    data.grow(pool, small, large).await?;
+    rows.extend(data.measure(gateway, pool).await?);
+    Ok(rows)
+}
+
+/// Removes the tasks the measurements before added: each measurement starts
+/// from the seeded rows (and counting does not scan what earlier loads left).
+async fn back_to_seeded(bench: &Bench) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM tasks WHERE id > $1")
+        .bind(bench.seeded)
+        .execute(&bench.pool)
+        .await?;
+    sqlx::query("VACUUM ANALYZE tasks").execute(&bench.pool).await?;
+    Ok(())
+}
+
+fn machine(root: &Path) -> anyhow::Result<Value> {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()?;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
+    Ok(json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": cpu,
+        "commit": String::from_utf8_lossy(&commit.stdout).trim(),
+        "date": chrono::Utc::now().to_rfc3339(),
+    }))
+}
+

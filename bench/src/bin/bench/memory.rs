@@ -1,0 +1,141 @@
+//! Memory of each function, idle and after 10,000 requests of its own kind
+//! (in a new process each run); the sizes of the binaries and the images.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bench::measure::process::FunctionProcess;
+use bench::stats::Summary;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use task_core::routes::FUNCTIONS;
+
+use crate::{Bench, back_to_seeded, say};
+
+/// The memory section's three parts of the results.
+pub struct Memory {
+    pub memory: Value,
+    pub binary_bytes: Value,
+    pub image_sizes: Value,
+}
+
+pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
+    back_to_seeded(bench).await?;
+    let mut memory = BTreeMap::new();
+    for function in FUNCTIONS {
+        let (mut idle, mut loaded, mut failed) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..bench.runs {
+            let process = FunctionProcess::spawn(&bench.release, function, &bench.stack)?;
+            process.wait_healthy(std::time::Instant::now(), Duration::from_secs(20))?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            idle.push(process.rss_mib()?);
+            failed += hammer(function, process.port, 10_000, &bench.pool).await?;
+            loaded.push(process.rss_mib()?);
+        }
+        let (idle, loaded) = (Summary::of(&idle), Summary::of(&loaded));
+        say(&format!(
+            "memory {function:<13} idle {} MiB, after 10,000 requests {} MiB ({failed} failed)",
+            idle.show(1),
+            loaded.show(1)
+        ));
+        memory.insert(
+            function.to_string(),
+            json!({"idle_mib": idle, "after_load_mib": loaded, "failed_requests": failed}),
+        );
+    }
+    let mut binaries = BTreeMap::new();
+    for function in FUNCTIONS {
+        binaries.insert(
+            function.to_string(),
+            std::fs::metadata(bench.release.join(function))?.len(),
+        );
+    }
+    Ok(Memory {
+        memory: json!(memory),
+        binary_bytes: json!(binaries),
+        image_sizes: json!(image_sizes()),
+    })
+
+}
+
+/// 10,000 requests of the function's own kind, 8 at a time; returns how many failed.
+async fn hammer(
+    function: &str,
+    port: u16,
+    count: usize,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<usize> {
+    let base = format!("http://127.0.0.1:{port}");
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tasks ORDER BY id DESC LIMIT $1")
+        .bind(count as i64)
+        .fetch_all(pool)
+        .await?;
+    let client = reqwest::Client::new();
+    let event = json!({
+        "specversion": "1.0", "id": "memory", "type": "task.created", "source": "/bench", "subject": "1",
+        "datacontenttype": "application/json",
+        "data": {"id": 1, "title": "t", "description": null, "status": "pending",
+                 "created_at": "2026-11-24T06:00:00Z", "updated_at": "2026-11-24T06:00:00Z", "version": 1},
+    });
+    let requests = (0..count).map(|i| {
+        let id = ids[i % ids.len()];
+        let request = match function {
+            "list-tasks" => client.get(format!("{base}/api/tasks?limit=50")),
+            "count-tasks" => client.get(format!("{base}/api/task-counts")),
+            "create-task" => client
+                .post(format!("{base}/api/tasks"))
+                .json(&json!({"title": "memory"})),
+            "get-task" => client.get(format!("{base}/api/tasks/{id}")),
+            "update-task" => client
+                .put(format!("{base}/api/tasks/{id}"))
+                .json(&json!({"title": format!("memory {i}")})),
+            "delete-task" => client.delete(format!("{base}/api/tasks/{id}")),
+            "task-history" => client.get(format!("{base}/api/tasks/{id}/history")),
+            "audit" => client
+                .post(format!("{base}/"))
+                .header("content-type", "application/cloudevents+json")
+                .body(event.to_string()),
+            "outbox-relay" => client.post(format!("{base}/")),
+            _ => client.get(format!("{base}/health")),
+        };
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }
+    });
+    let results: Vec<bool> = futures::stream::iter(requests)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    Ok(results.iter().filter(|ok| !**ok).count())
+}
+
+/// Sizes of the images `task images` built, if it ran.
+fn image_sizes() -> BTreeMap<String, String> {
+    let output = std::process::Command::new("buildah")
+        .args([
+            "--storage-driver",
+            "vfs",
+            "images",
+            "--format",
+            "{{.Name}}:{{.Tag}} {{.Size}}",
+        ])
+        .output();
+    let Ok(output) = output else {
+        return BTreeMap::new();
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.contains("task-app/"))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, size)| {
+            (
+                name.rsplit('/').next().unwrap_or(name).to_string(),
+                size.trim().to_string(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! The event pipeline at a steady 200 writes/s (measured before the loads
+//! of the throughput section leave a backlog of events), the audit ingest
+//! rate beside pgbench, and the outbox under steady load.
+
+use std::time::Duration;
+
+use bench::measure::load::{pgbench, wrk};
+use bench::measure::outbox::outbox_under_load;
+use bench::measure::pipeline::event_pipeline;
+use bench::stats::Summary;
+use serde_json::{Value, json};
+
+use crate::{Bench, OUTBOX_RETENTION, say};
+
+/// The event pipeline with the audit ingest, and the outbox under load.
+pub async fn measure(bench: &Bench) -> anyhow::Result<(Value, Value)> {
+    let scripts = &bench.scripts;
+    let mut pipeline = Vec::new();
+    for _ in 0..bench.runs {
+        let run = event_pipeline(&bench.stack.gateway_url, &bench.pool, 200, 10).await?;
+        say(&format!(
+            "event pipeline: {} of {} arrived, p50 {:.1} ms, p99 {:.1} ms",
+            run.arrived, run.writes, run.p50_ms, run.p99_ms
+        ));
+        pipeline.push(run);
+    }
+    let ingest: Vec<f64> = (0..bench.runs)
+        .map(|_| {
+            wrk(
+                &format!("{}/", bench.stack.functions["audit"]),
+                8,
+                bench.seconds,
+                Some(&scripts.join("post-event.lua")),
+            )
+        })
+        .map(|r| r.map(|r| r.requests_per_second))
+        .collect::<anyhow::Result<_>>()?;
+    let ingest_limit: Vec<f64> = (0..bench.runs)
+        .map(|_| {
+            pgbench(
+                &bench.pg_bin,
+                &bench.stack.database_url,
+                &scripts.join("audit-insert.sql"),
+                8,
+                bench.seconds,
+            )
+        })
+        .map(|r| r.map(|r| r.transactions_per_second))
+        .collect::<anyhow::Result<_>>()?;
+    let (ingest, ingest_limit) = (Summary::of(&ingest), Summary::of(&ingest_limit));
+    say(&format!(
+        "audit ingest c=8: {} events/s, pgbench single-row insert {} tps, ratio {:.2}",
+        ingest.show(0),
+        ingest_limit.show(0),
+        ingest.median / ingest_limit.median
+    ));
+    let pipeline = json!({
+            "writes_per_second": 200,
+            "p50_ms": Summary::of(&pipeline.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
+            "p99_ms": Summary::of(&pipeline.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
+            "runs": pipeline,
+            "audit_ingest_per_second": ingest,
+            "pgbench_insert_tps": ingest_limit,
+            "audit_ingest_ratio": ingest.median / ingest_limit.median,
+    });
+
+    // The outbox stays flat under steady load: the relay prunes what has
+    // been audited for longer than the retention period.
+    let outbox = outbox_under_load(
+        &bench.stack.gateway_url,
+        &bench.pool,
+        200,
+        60,
+        Duration::from_secs(10),
+        OUTBOX_RETENTION,
+    )
+    .await?;
+    say(&format!(
+        "outbox under 200 creates/s: rows {:?} ({} written)",
+        outbox.samples, outbox.written
+    ));
+    Ok((pipeline, json!(outbox)))
+
+}

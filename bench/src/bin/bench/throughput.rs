@@ -1,0 +1,183 @@
+//! Throughput, latency and CPU per request of a read and a write route, by
+//! the function and through the gateway, beside the database's own limit
+//! for the same SQL (pgbench).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bench::measure::cpu::{CpuSnapshot, shares};
+use bench::measure::load::{pgbench, wrk};
+use bench::stats::Summary;
+use serde_json::{Value, json};
+use task_core::routes::FUNCTIONS;
+
+use crate::{Bench, CONNECTIONS, back_to_seeded, say};
+
+pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
+    back_to_seeded(bench).await?;
+    let routes = [
+        (
+            "GET /api/tasks?limit=50",
+            "list-tasks",
+            "/api/tasks?limit=50",
+            None,
+            "list-tasks.sql",
+        ),
+        (
+            "POST /api/tasks",
+            "create-task",
+            "/api/tasks",
+            Some(bench.scripts.join("post-task.lua")),
+            "create-task.sql",
+        ),
+    ];
+    let mut load = Vec::new();
+    for (route, function, path, script, sql) in &routes {
+        for connections in CONNECTIONS {
+            let limit: Vec<f64> = (0..bench.runs)
+                .map(|_| {
+                    pgbench(
+                        &bench.pg_bin,
+                        &bench.stack.database_url,
+                        &bench.scripts.join(sql),
+                        connections,
+                        bench.seconds,
+                    )
+                })
+                .map(|run| run.map(|r| r.transactions_per_second))
+                .collect::<anyhow::Result<_>>()?;
+            let limit = Summary::of(&limit);
+            for (target, base) in [
+                ("function", bench.stack.functions[*function].clone()),
+                ("gateway", bench.stack.gateway_url.clone()),
+            ] {
+                let before = CpuSnapshot::take()?;
+                let runs: Vec<_> = (0..bench.runs)
+                    .map(|_| {
+                        wrk(
+                            &format!("{base}{path}"),
+                            connections,
+                            bench.seconds,
+                            script.as_deref(),
+                        )
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                // A write is done once its event is in the audit log: the
+                // CPU of the whole path counts, after the load too.
+                if script.is_some() {
+                    settle_events(&bench.pool).await?;
+                }
+                let spent = before.spent_until(&CpuSnapshot::take()?, "wrk");
+                let cpu = shares(&spent);
+                let rps = Summary::of(
+                    &runs
+                        .iter()
+                        .map(|r| r.requests_per_second)
+                        .collect::<Vec<_>>(),
+                );
+                let p50 = Summary::of(&runs.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
+                let p99 = Summary::of(&runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+                let errors: u64 = runs.iter().map(|r| r.non_2xx).sum();
+                let served: f64 = runs
+                    .iter()
+                    .map(|r| r.requests_per_second * f64::from(bench.seconds))
+                    .sum();
+                let per_request = cpu_per_request(&spent, served);
+                let ratio = rps.median / limit.median;
+                say(&format!(
+                    "{route:<24} {target:<8} c={connections:<2} {} req/s  p50 {} ms  p99 {} ms  limit {} tps  ratio {ratio:.2}",
+                    rps.show(0),
+                    p50.show(2),
+                    p99.show(2),
+                    limit.show(0)
+                ));
+                load.push(json!({
+                    "route": route, "target": target, "connections": connections,
+                    "requests_per_second": rps, "p50_ms": p50, "p99_ms": p99,
+                    "non_2xx": errors, "limit_tps": limit, "ratio": ratio,
+                    "cpu_ms_per_request": per_request.total_ms,
+                    "cpu_ms_per_request_by_process": per_request.by_process,
+                    "cpu_share": cpu.iter().map(|(name, share)| json!({"process": name, "share": share})).collect::<Vec<_>>(),
+                }));
+            }
+        }
+    }
+    Ok(json!(load))
+
+}
+
+/// Waits (up to a minute) until every event is in the audit log.
+async fn settle_events(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let status = task_events::outbox::Outbox::status(pool).await?;
+        if status.unsent == 0 && status.unaudited == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the events of the load did not all reach the audit log within a minute")
+}
+
+/// The CPU every process of the stack spent per request served (the load
+/// tool and unrelated processes left out): one number for the whole path of
+/// a request, that does not depend on how busy the machine was.
+struct PerRequest {
+    total_ms: f64,
+    by_process: BTreeMap<String, f64>,
+}
+
+fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
+    let stack = |name: &str| {
+        FUNCTIONS.contains(&name)
+            || [
+                "postgres",
+                "tansu",
+                "broker receiver",
+                "broker dispatcher",
+                "nginx",
+            ]
+            .contains(&name)
+    };
+    let by_process: BTreeMap<String, f64> = spent
+        .iter()
+        .filter(|(name, _)| stack(name))
+        .map(|(name, seconds)| (name.clone(), seconds * 1000.0 / served.max(1.0)))
+        .collect();
+    PerRequest {
+        total_ms: by_process.values().sum(),
+        by_process,
+    }
+}
+
+/// The CPU every process of the stack spent per request served (the load
+/// tool and unrelated processes left out): one number for the whole path of
+/// a request, that does not depend on how busy the machine was.
+struct PerRequest {
+    total_ms: f64,
+    by_process: BTreeMap<String, f64>,
+}
+
+fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
+    let stack = |name: &str| {
+        FUNCTIONS.contains(&name)
+            || [
+                "postgres",
+                "tansu",
+                "broker receiver",
+                "broker dispatcher",
+                "nginx",
+            ]
+            .contains(&name)
+    };
+    let by_process: BTreeMap<String, f64> = spent
+        .iter()
+        .filter(|(name, _)| stack(name))
+        .map(|(name, seconds)| (name.clone(), seconds * 1000.0 / served.max(1.0)))
+        .collect();
+    PerRequest {
+        total_ms: by_process.values().sum(),
+        by_process,
+    }
+}
+
