@@ -26,6 +26,7 @@ use task_events::sink::{EventSink, SendError};
 use tokio::sync::watch;
 
 use crate::filter::matches_all;
+use crate::error::BrokerError;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
 
@@ -50,34 +51,27 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    pub fn resolve(&self, destination: &Destination) -> Result<Target, String> {
+    pub fn resolve(&self, destination: &Destination) -> Result<Target, BrokerError> {
         if let Some(reference) = &destination.reference {
             return match reference.kind.as_str() {
                 "Service" => self
                     .services
                     .get(&reference.name)
                     .map(|url| Target::Http(url.clone()))
-                    .ok_or_else(|| {
-                        format!(
-                            "Service {} has no local URL; pass --service {}=http://...",
-                            reference.name, reference.name
-                        )
-                    }),
+                    .ok_or_else(|| BrokerError::UnknownService(reference.name.clone())),
                 "KafkaSink" => self
                     .kafka_sinks
                     .get(&reference.name)
                     .map(|topic| Target::Topic(topic.clone()))
-                    .ok_or_else(|| {
-                        format!("KafkaSink {} is not among the manifests", reference.name)
-                    }),
-                other => Err(format!("cannot deliver to a {other} locally")),
+                    .ok_or_else(|| BrokerError::UnknownKafkaSink(reference.name.clone())),
+                other => Err(BrokerError::UnsupportedDestination(other.to_string())),
             };
         }
         destination
             .uri
             .clone()
             .map(Target::Http)
-            .ok_or_else(|| "a destination needs a ref or a uri".to_string())
+            .ok_or(BrokerError::NoDestination)
     }
 }
 
@@ -117,28 +111,31 @@ impl TriggerDispatch {
         self: Arc<Self>,
         ready: Arc<AtomicUsize>,
         mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), BrokerError> {
         let group = trigger_group(&self.namespace, &self.trigger.name);
         let consumer: StreamConsumer = consumer_config(&self.bootstrap, &group)
             .create()
-            .map_err(|err| format!("cannot create the consumer {group}: {err}"))?;
+            .map_err(BrokerError::kafka(format!("cannot create the consumer {group}")))?;
         // Every partition, assigned directly: one dispatcher per Trigger needs
         // no group rebalancing (which tansu 0.6 does not finish after a member
         // dies), and the group's committed offsets still say where to resume.
         let metadata = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
-            .map_err(|err| format!("cannot read the metadata of {}: {err}", self.topic))?;
+            .map_err(BrokerError::kafka(format!(
+                "cannot read the metadata of {}",
+                self.topic
+            )))?;
         let mut assignment = TopicPartitionList::new();
         for topic in metadata.topics() {
             for partition in topic.partitions() {
                 assignment
                     .add_partition_offset(topic.name(), partition.id(), Offset::Stored)
-                    .map_err(|err| err.to_string())?;
+                    .map_err(BrokerError::kafka("cannot assign a partition"))?;
             }
         }
         consumer
             .assign(&assignment)
-            .map_err(|err| format!("cannot consume {}: {err}", self.topic))?;
+            .map_err(BrokerError::kafka(format!("cannot consume {}", self.topic)))?;
         tracing::info!(
             trigger = self.trigger.name,
             group,
@@ -331,7 +328,10 @@ impl TriggerDispatch {
                     .send(&event)
                     .await
                     .map_err(|err| err.to_string()),
-                Target::Topic(topic) => self.produce(topic, &event).await,
+                Target::Topic(topic) => self
+                    .produce(topic, &event)
+                    .await
+                    .map_err(|err| err.to_string()),
             };
             match result {
                 Ok(()) => {
@@ -351,13 +351,13 @@ impl TriggerDispatch {
         }
     }
 
-    async fn produce(&self, topic: &str, event: &Event) -> Result<(), String> {
-        let record = KeyedRecord::of(event.clone()).map_err(|err| err.to_string())?;
+    async fn produce(&self, topic: &str, event: &Event) -> Result<(), BrokerError> {
+        let record = KeyedRecord::of(event.clone())?;
         self.producer
             .send(record.to(topic), Timeout::After(Duration::from_secs(10)))
             .await
             .map(|_| ())
-            .map_err(|(err, _)| err.to_string())
+            .map_err(|(err, _)| BrokerError::kafka(format!("cannot produce to {topic}"))(err))
     }
 }
 

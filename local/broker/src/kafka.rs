@@ -13,6 +13,8 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use task_events::cloudevent::PARTITION_KEY;
 
+use crate::error::BrokerError;
+
 /// The topic of a Knative Kafka broker, named as Knative names it.
 pub fn broker_topic(namespace: &str, broker: &str) -> String {
     format!("knative-broker-{namespace}-{broker}")
@@ -70,21 +72,25 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
 }
 
 /// Creates `topic` unless it exists.
-pub async fn ensure_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+pub async fn ensure_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), BrokerError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
-        .map_err(|err| err.to_string())?;
+        .map_err(BrokerError::kafka("cannot create an admin client"))?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics([&new_topic], &options)
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(BrokerError::kafka(format!("cannot create topic {topic}")))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(format!("cannot create topic {topic}: {code}")),
+            Err((topic, code)) => return Err(BrokerError::TopicNotCreated { topic, code }),
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! Kafka-protocol broker, configured from the manifests under `knative/`.
 
 pub mod dispatcher;
+pub mod error;
 pub mod filter;
 pub mod kafka;
 pub mod manifests;

@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::{Args, Parser, Subcommand};
 use local_broker::dispatcher::{Resolver, Target, TriggerDispatch};
+use local_broker::error::BrokerError;
 use local_broker::kafka::{broker_topic, dead_letter_topic, ensure_topic, producer_config};
 use local_broker::manifests::Manifests;
 use local_broker::receiver::{Receiver, router};
@@ -103,25 +104,24 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<(), BrokerError> {
     let common = cli.common;
-    let manifests = Manifests::load(&common.manifests).map_err(|err| err.to_string())?;
+    let manifests = Manifests::load(&common.manifests)?;
     let broker = match (&common.broker, manifests.brokers.as_slice()) {
         (Some(broker), _) => broker.clone(),
         (None, [only]) => only.clone(),
         (None, found) => {
-            return Err(format!(
-                "{} Brokers in {}; choose one with --broker",
-                found.len(),
-                common.manifests.display()
-            ));
+            return Err(BrokerError::WhichBroker {
+                count: found.len(),
+                manifests: common.manifests.display().to_string(),
+            });
         }
     };
     let topic = broker_topic(&common.namespace, &broker);
     wait_for_topic(&common.bootstrap, &topic, manifests.partitions.unwrap_or(1)).await?;
     let producer: FutureProducer = producer_config(&common.bootstrap, Duration::from_secs(10))
         .create()
-        .map_err(|err| err.to_string())?;
+        .map_err(BrokerError::kafka("cannot create the producer"))?;
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         task_core::serve::terminated().await;
@@ -138,11 +138,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 topic.clone(),
                 timeout,
             )
-            .map_err(|err| err.to_string())?;
+            .map_err(BrokerError::kafka("cannot create the receiver's producer"))?;
             let app = router(receiver);
             let listener = tokio::net::TcpListener::bind(common.listen)
                 .await
-                .map_err(|err| format!("cannot listen on {}: {err}", common.listen))?;
+                .map_err(|source| BrokerError::Listen {
+                    address: common.listen,
+                    source,
+                })?;
             tracing::info!(address = %common.listen, topic, "receiver listening");
             let mut stopped = stopped;
             axum::serve(listener, app)
@@ -150,7 +153,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     let _ = stopped.changed().await;
                 })
                 .await
-                .map_err(|err| err.to_string())
+                .map_err(BrokerError::Serve)
         }
         Command::Dispatcher { services, retry } => {
             let resolver = Resolver {
@@ -171,10 +174,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let subscriber = match resolver.resolve(&trigger.subscriber)? {
                     Target::Http(url) => EventSink::new(url, Duration::from_secs(30)),
                     Target::Topic(topic) => {
-                        return Err(format!(
-                            "Trigger {}: subscriber topic {topic} is not supported",
-                            trigger.name
-                        ));
+                        return Err(BrokerError::SubscriberTopic {
+                            trigger: trigger.name,
+                            topic,
+                        });
                     }
                 };
                 let dead_letter = match &trigger.dead_letter_sink {
@@ -195,10 +198,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }));
             }
             if dispatches.is_empty() {
-                return Err(format!(
-                    "no Trigger of Broker {broker} in {}",
-                    common.manifests.display()
-                ));
+                return Err(BrokerError::NoTriggers {
+                    broker,
+                    manifests: common.manifests.display().to_string(),
+                });
             }
             // Ready once every Trigger consumes.
             let ready = Arc::new(AtomicUsize::new(0));
@@ -220,14 +223,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             let listener = tokio::net::TcpListener::bind(common.listen)
                 .await
-                .map_err(|err| format!("cannot listen on {}: {err}", common.listen))?;
+                .map_err(|source| BrokerError::Listen {
+                    address: common.listen,
+                    source,
+                })?;
             tokio::spawn(async move { axum::serve(listener, health).await });
             let tasks: Vec<_> = dispatches
                 .into_iter()
                 .map(|dispatch| tokio::spawn(dispatch.run(ready.clone(), stopped.clone())))
                 .collect();
             for task in tasks {
-                task.await.map_err(|err| err.to_string())??;
+                task.await??;
             }
             Ok(())
         }
@@ -235,13 +241,20 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// Creates the topic, waiting (up to a minute) for Kafka to answer.
-async fn wait_for_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+async fn wait_for_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), BrokerError> {
     let start = Instant::now();
     loop {
         match ensure_topic(bootstrap, topic, partitions).await {
             Ok(()) => return Ok(()),
             Err(err) if start.elapsed() > Duration::from_secs(60) => {
-                return Err(format!("Kafka at {bootstrap} is not usable: {err}"));
+                return Err(BrokerError::KafkaUnusable {
+                    bootstrap: bootstrap.to_string(),
+                    source: Box::new(err),
+                });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
