@@ -25,10 +25,16 @@ use crate::kafka::KeyedRecord;
 /// What the receiver needs: a producer and the topic it writes to.
 #[derive(Clone)]
 pub struct Receiver {
-    producer: Arc<RwLock<FutureProducer>>,
+    producer: Arc<RwLock<Generation>>,
     config: ClientConfig,
     topic: String,
     delivery_timeout: Duration,
+}
+
+/// A producer, and how many producers came before it.
+struct Generation {
+    producer: FutureProducer,
+    number: u64,
 }
 
 impl Receiver {
@@ -38,18 +44,28 @@ impl Receiver {
         delivery_timeout: Duration,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
-            producer: Arc::new(RwLock::new(config.create()?)),
+            producer: Arc::new(RwLock::new(Generation {
+                producer: config.create()?,
+                number: 0,
+            })),
             config,
             topic,
             delivery_timeout,
         })
     }
 
-    fn producer(&self) -> FutureProducer {
-        self.producer
+    /// The current producer, and its generation.
+    fn producer(&self) -> (FutureProducer, u64) {
+        let current = self
+            .producer
             .read()
-            .expect("the producer lock is never poisoned")
-            .clone()
+            .expect("the producer lock is never poisoned");
+        (current.producer.clone(), current.number)
+    }
+
+    /// How many times the producer was replaced.
+    pub fn replacements(&self) -> u64 {
+        self.producer().1
     }
 
     /// An idempotent producer whose messages timed out (Kafka unreachable)
@@ -57,7 +73,12 @@ impl Receiver {
     /// ProducerFenced on every later message. A fresh producer (a new
     /// producer id) works again; the events that failed were answered 503 and
     /// come again. Fatal errors are handled the same way.
-    fn replace_if_broken(&self, error: &KafkaError) {
+    ///
+    /// Only the producer that failed is replaced, once: the errors of the
+    /// requests it had in flight arrive one by one, and each replacing the
+    /// producer again would start a storm (tansu fences the older producers
+    /// when a new one starts, so their in-flight requests fail, and so on).
+    fn replace_if_broken(&self, generation: u64, error: &KafkaError) {
         let identity_lost = matches!(
             error.rdkafka_error_code(),
             Some(
@@ -67,15 +88,19 @@ impl Receiver {
                     | RDKafkaErrorCode::OutOfOrderSequenceNumber
             )
         );
-        let mut producer = self
+        let mut current = self
             .producer
             .write()
             .expect("the producer lock is never poisoned");
-        if identity_lost || producer.client().fatal_error().is_some() {
+        if current.number != generation {
+            return;
+        }
+        if identity_lost || current.producer.client().fatal_error().is_some() {
             match self.config.create() {
                 Ok(fresh) => {
                     tracing::warn!(%error, "the Kafka producer cannot go on; replaced it");
-                    *producer = fresh;
+                    current.producer = fresh;
+                    current.number += 1;
                 }
                 Err(err) => tracing::error!(error = %err, "cannot replace the Kafka producer"),
             }
@@ -116,8 +141,8 @@ async fn receive(
             );
         }
     };
-    match receiver
-        .producer()
+    let (producer, generation) = receiver.producer();
+    match producer
         .send(
             record.to(&receiver.topic),
             Timeout::After(receiver.delivery_timeout),
@@ -137,7 +162,7 @@ async fn receive(
         }
         Err((err, _)) => {
             tracing::warn!(event_id = id, error = %err, "event not stored");
-            receiver.replace_if_broken(&err);
+            receiver.replace_if_broken(generation, &err);
             let mut response = problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the event could not be stored: {err}"),
