@@ -1,8 +1,13 @@
 -- What create-task runs for POST /api/tasks: the task and its event in one
--- transaction, then the event marked sent.
+-- transaction; then, after the answer, the event marked sent (the function
+-- marks in batches, without waiting for the commit to be flushed). These
+-- events are never sent, so they are marked audited too: the relay must not
+-- send them, and the bench waits for every real event to be audited.
 BEGIN;
 INSERT INTO tasks (title, description, status) VALUES ('bench', NULL, 'pending')
-RETURNING id, title, description, status, created_at, updated_at, version;
-INSERT INTO event_outbox (event_id, event) VALUES (gen_random_uuid(), '{"specversion":"1.0","type":"task.created"}') RETURNING id AS outbox_id \gset
+RETURNING id AS task_id, title, description, status, created_at, updated_at, version \gset
+INSERT INTO event_outbox (event_id, event, task_id) VALUES (gen_random_uuid(), '{"specversion":"1.0","type":"task.created"}', :task_id) RETURNING id AS outbox_id \gset
 COMMIT;
-UPDATE event_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY(ARRAY[:outbox_id]::bigint[]) AND sent_at IS NULL;
+SET synchronous_commit = off;
+UPDATE event_outbox SET sent_at = now(), audited_at = now(), attempts = attempts + 1 WHERE id = ANY(ARRAY[:outbox_id]::bigint[]) AND sent_at IS NULL;
+SET synchronous_commit = on;
