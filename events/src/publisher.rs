@@ -19,8 +19,8 @@ use task_core::config::{ConfigError, millis};
 use tokio::sync::watch;
 
 use crate::cloudevent::to_cloudevent;
-use crate::payloads::TaskEvent;
 use crate::outbox::Outbox;
+use crate::payloads::TaskEvent;
 use crate::sink::EventSink;
 
 /// How long sent events wait to be marked sent together.

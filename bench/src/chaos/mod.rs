@@ -24,8 +24,8 @@ use task_events::outbox::ledger::OutboxStatus;
 
 use crate::stack_launch;
 use faults::{Injected, Injector};
-use plan::Timing;
 use load::Load;
+use plan::Timing;
 use verdict::AuditView;
 
 /// The local Trigger's retries in a chaos run, with the manifest's 1 s
@@ -158,8 +158,14 @@ async fn run_faults(
         let injected = injector.inject(&step.fault).await?;
         poison.extend(&injected.poison);
         let acknowledged = load.tally().acknowledged.len();
-        let converged =
-            converge(pool, load, acknowledged, poison.len(), timing.converge_limit).await?;
+        let converged = converge(
+            pool,
+            load,
+            acknowledged,
+            poison.len(),
+            timing.converge_limit,
+        )
+        .await?;
         match converged {
             Some(after) => say(&format!(
                 "  converged {:.1} s after the fault",

@@ -127,4 +127,3 @@ fn describe(outbox: &OutboxStatus) -> String {
         outbox.unsent, outbox.unaudited, outbox.parked
     )
 }
-

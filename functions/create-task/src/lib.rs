@@ -8,8 +8,8 @@
 
 pub mod handler;
 
-use axum::routing::post;
 use axum::Router;
+use axum::routing::post;
 use task_core::FunctionRoutes;
 use task_events::publisher::{EventPublisher, WriteState};
 

@@ -8,8 +8,8 @@
 
 pub mod handler;
 
-use axum::routing::delete;
 use axum::Router;
+use axum::routing::delete;
 use task_core::FunctionRoutes;
 use task_events::publisher::{EventPublisher, WriteState};
 

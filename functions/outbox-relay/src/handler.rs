@@ -1,8 +1,8 @@
 //! The relay's HTTP face: a run (what the PingSource posts), and what an
 //! operator needs: where the outbox stands, and retrying parked events.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use task_core::{ApiError, AppState};
 use task_events::outbox::Outbox;
 use task_events::outbox::ledger::{OutboxReport, Retried};

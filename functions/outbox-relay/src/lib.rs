@@ -11,9 +11,9 @@ pub mod handler;
 pub mod relay;
 pub mod settings;
 
-use axum::routing::{get, post};
 use axum::Router;
 use axum::extract::FromRef;
+use axum::routing::{get, post};
 use task_core::{AppState, FunctionRoutes};
 
 use crate::settings::RelaySettings;

@@ -5,11 +5,11 @@ use std::process::{Child, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use servers::ports::{free_port, wait_listening};
 use servers::process::stop_with_parent;
 use servers::tansu::{find_tansu, tansu_command};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 /// The test process's Kafka broker.
 #[derive(Debug)]

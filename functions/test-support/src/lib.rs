@@ -7,7 +7,6 @@ mod postgres;
 mod proxy;
 mod sink;
 
-use axum::Router;
 use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;

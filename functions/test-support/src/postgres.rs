@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use servers::ports::free_port;
 use servers::postgres::{PostgresCluster, THROWAWAY_SETTINGS, random_password};
 use servers::process::stop_with_parent;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 const DIR_PREFIX: &str = "task-app-test-pg-";
 

@@ -8,8 +8,8 @@
 
 pub mod handler;
 
-use axum::routing::put;
 use axum::Router;
+use axum::routing::put;
 use task_core::FunctionRoutes;
 use task_events::publisher::{EventPublisher, WriteState};
 

@@ -135,7 +135,10 @@ impl GatewayConfig {
     pub fn render(&self) -> String {
         let mut slots = problem_slots();
         slots.extend([
-            ("daemon", if self.foreground { "daemon off;" } else { "" }.to_string()),
+            (
+                "daemon",
+                if self.foreground { "daemon off;" } else { "" }.to_string(),
+            ),
             ("runtime", self.runtime_dir.display().to_string()),
             ("listen", self.listen.clone()),
             ("root", self.web_root.display().to_string()),
@@ -179,7 +182,10 @@ fn function_by_route() -> String {
     for route in ROUTES {
         let regex = path_regex(route.path);
         let path = regex.trim_start_matches('^');
-        map.push_str(&format!("\"~^{} {path}\" {};\n", route.method, route.function));
+        map.push_str(&format!(
+            "\"~^{} {path}\" {};\n",
+            route.method, route.function
+        ));
         if route.method == "GET" {
             map.push_str(&format!("\"~^HEAD {path}\" {};\n", route.function));
         }
@@ -247,7 +253,10 @@ fn problem_slots() -> Vec<(&'static str, String)> {
         ),
         (
             "internal",
-            problem(ProblemType::Internal, "the edge router failed; retry shortly"),
+            problem(
+                ProblemType::Internal,
+                "the edge router failed; retry shortly",
+            ),
         ),
         (
             "unavailable",

@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use cloudevents::{EventBuilder, EventBuilderV10};
-use local_broker::filter::matches_all;
-use local_broker::manifests::Manifests;
 use knative_contract::edge_router::GatewayConfig;
 use knative_contract::images::built_images;
+use local_broker::filter::matches_all;
+use local_broker::manifests::Manifests;
 use serde::Deserialize;
 use serde_norway::Value;
 use task_core::routes::{Duty, EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, ROUTES};

@@ -25,8 +25,8 @@ use reqwest::StatusCode;
 use task_events::sink::{EventSink, SendError};
 use tokio::sync::watch;
 
-use crate::filter::matches_all;
 use crate::error::BrokerError;
+use crate::filter::matches_all;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
 
@@ -113,9 +113,12 @@ impl TriggerDispatch {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), BrokerError> {
         let group = trigger_group(&self.namespace, &self.trigger.name);
-        let consumer: StreamConsumer = consumer_config(&self.bootstrap, &group)
-            .create()
-            .map_err(BrokerError::kafka(format!("cannot create the consumer {group}")))?;
+        let consumer: StreamConsumer =
+            consumer_config(&self.bootstrap, &group)
+                .create()
+                .map_err(BrokerError::kafka(format!(
+                    "cannot create the consumer {group}"
+                )))?;
         // Every partition, assigned directly: one dispatcher per Trigger needs
         // no group rebalancing (which tansu 0.6 does not finish after a member
         // dies), and the group's committed offsets still say where to resume.
@@ -151,8 +154,9 @@ impl TriggerDispatch {
             for partition in assignment.elements().iter().map(|e| e.partition()) {
                 let queue = consumer
                     .split_partition_queue(&self.topic, partition)
-                    .ok_or_else(|| {
-                        format!("cannot consume partition {partition} of {}", self.topic)
+                    .ok_or_else(|| BrokerError::NoPartitionQueue {
+                        partition,
+                        topic: self.topic.clone(),
                     })?;
                 let (this, consumer, mut shutdown) =
                     (self.clone(), consumer.clone(), shutdown.clone());
@@ -388,12 +392,12 @@ mod tests {
             .unwrap()
         };
         assert_eq!(
-            resolver.resolve(&reference("Service", "audit")),
-            Ok(Target::Http("http://127.0.0.1:8088/".into()))
+            resolver.resolve(&reference("Service", "audit")).ok(),
+            Some(Target::Http("http://127.0.0.1:8088/".into()))
         );
         assert_eq!(
-            resolver.resolve(&reference("KafkaSink", "dls")),
-            Ok(Target::Topic("dead-letters".into()))
+            resolver.resolve(&reference("KafkaSink", "dls")).ok(),
+            Some(Target::Topic("dead-letters".into()))
         );
         assert!(resolver.resolve(&reference("Service", "missing")).is_err());
     }

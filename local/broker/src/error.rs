@@ -32,6 +32,8 @@ pub enum BrokerError {
         #[source]
         source: KafkaError,
     },
+    #[error("cannot consume partition {partition} of {topic}")]
+    NoPartitionQueue { partition: i32, topic: String },
     #[error("cannot create topic {topic}: {code}")]
     TopicNotCreated {
         topic: String,

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use cloudevents::Event;
 use cloudevents::binding::rdkafka::{FutureRecordExt, MessageRecord};
 use cloudevents::event::ExtensionValue;
-use cloudevents::{AttributesReader, Event};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -96,38 +96,6 @@ pub async fn ensure_topic(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Guards the tansu workaround and the durability promise: see
-    /// `producer_config`.
-    #[test]
-    fn the_producer_sends_one_acknowledged_record_per_batch() {
-        let config = producer_config("127.0.0.1:9092", Duration::from_secs(5));
-        assert_eq!(config.get("batch.num.messages"), Some("1"));
-        assert_eq!(config.get("linger.ms"), Some("0"));
-        assert_eq!(config.get("acks"), Some("all"));
-        assert_eq!(config.get("enable.idempotence"), Some("true"));
-    }
-
-    #[test]
-    fn consumers_never_commit_by_themselves() {
-        let config = consumer_config("127.0.0.1:9092", "g");
-        assert_eq!(config.get("enable.auto.commit"), Some("false"));
-        assert_eq!(config.get("auto.offset.reset"), Some("earliest"));
-    }
-
-    #[test]
-    fn names_follow_knative() {
-        assert_eq!(
-            broker_topic("task-app", "task-events"),
-            "knative-broker-task-app-task-events"
-        );
-        assert_eq!(trigger_group("task-app", "t"), "knative-trigger-task-app-t");
-    }
-}
-
 /// A CloudEvent as a Kafka record, in binary content mode, keyed by its
 /// `partitionkey` extension (Knative's ordering key): the ingress and the
 /// dispatcher's dead-lettering write events the same way.
@@ -160,5 +128,37 @@ impl KeyedRecord {
             Some(key) => record.key(key.as_str()),
             None => record,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards the tansu workaround and the durability promise: see
+    /// `producer_config`.
+    #[test]
+    fn the_producer_sends_one_acknowledged_record_per_batch() {
+        let config = producer_config("127.0.0.1:9092", Duration::from_secs(5));
+        assert_eq!(config.get("batch.num.messages"), Some("1"));
+        assert_eq!(config.get("linger.ms"), Some("0"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+    }
+
+    #[test]
+    fn consumers_never_commit_by_themselves() {
+        let config = consumer_config("127.0.0.1:9092", "g");
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("auto.offset.reset"), Some("earliest"));
+    }
+
+    #[test]
+    fn names_follow_knative() {
+        assert_eq!(
+            broker_topic("task-app", "task-events"),
+            "knative-broker-task-app-task-events"
+        );
+        assert_eq!(trigger_group("task-app", "t"), "knative-trigger-task-app-t");
     }
 }

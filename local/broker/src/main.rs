@@ -140,12 +140,13 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
             )
             .map_err(BrokerError::kafka("cannot create the receiver's producer"))?;
             let app = router(receiver);
-            let listener = tokio::net::TcpListener::bind(common.listen)
-                .await
-                .map_err(|source| BrokerError::Listen {
-                    address: common.listen,
-                    source,
-                })?;
+            let listener =
+                tokio::net::TcpListener::bind(common.listen)
+                    .await
+                    .map_err(|source| BrokerError::Listen {
+                        address: common.listen,
+                        source,
+                    })?;
             tracing::info!(address = %common.listen, topic, "receiver listening");
             let mut stopped = stopped;
             axum::serve(listener, app)
@@ -221,12 +222,13 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
                     (status, body)
                 }),
             );
-            let listener = tokio::net::TcpListener::bind(common.listen)
-                .await
-                .map_err(|source| BrokerError::Listen {
-                    address: common.listen,
-                    source,
-                })?;
+            let listener =
+                tokio::net::TcpListener::bind(common.listen)
+                    .await
+                    .map_err(|source| BrokerError::Listen {
+                        address: common.listen,
+                        source,
+                    })?;
             tokio::spawn(async move { axum::serve(listener, health).await });
             let tasks: Vec<_> = dispatches
                 .into_iter()
@@ -241,11 +243,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
 }
 
 /// Creates the topic, waiting (up to a minute) for Kafka to answer.
-async fn wait_for_topic(
-    bootstrap: &str,
-    topic: &str,
-    partitions: i32,
-) -> Result<(), BrokerError> {
+async fn wait_for_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), BrokerError> {
     let start = Instant::now();
     loop {
         match ensure_topic(bootstrap, topic, partitions).await {

@@ -177,7 +177,7 @@ async fn receive(
 
 /// Ready when Kafka answers a metadata request for the topic.
 async fn health(State(receiver): State<Receiver>) -> Response {
-    let producer = receiver.producer();
+    let (producer, _) = receiver.producer();
     let topic = receiver.topic.clone();
     let metadata = tokio::task::spawn_blocking(move || {
         producer

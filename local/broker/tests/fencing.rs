@@ -32,13 +32,19 @@ async fn after_an_outage_under_load_the_producer_is_replaced_once_not_in_a_storm
     let topic = format!("fencing-{}", namespace("t"));
     ensure_topic(&kafka.bootstrap, &topic, 3).await.unwrap();
     let timeout = Duration::from_millis(1000);
-    let receiver = Receiver::new(producer_config(&kafka.bootstrap, timeout), topic, timeout).unwrap();
+    let receiver =
+        Receiver::new(producer_config(&kafka.bootstrap, timeout), topic, timeout).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let app = router(receiver.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::new();
-    assert!(wave(&client, &url, "before").await.iter().all(|s| *s == 202));
+    assert!(
+        wave(&client, &url, "before")
+            .await
+            .iter()
+            .all(|s| *s == 202)
+    );
 
     kafka.pause();
     let during = wave(&client, &url, "during").await;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use local_stack::admin::{Action, AdminClient};
 use knative_contract::edge_router::GatewayConfig;
+use local_stack::admin::{Action, AdminClient};
 use local_stack::lock::StackLock;
 use local_stack::service::log;
 use local_stack::stack_file::StackFile;

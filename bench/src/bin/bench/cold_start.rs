@@ -18,5 +18,4 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
         cold.insert(function.to_string(), summary);
     }
     Ok(json!(cold))
-
 }

@@ -121,7 +121,10 @@ async fn main() -> anyhow::Result<()> {
     results.insert("image_sizes".into(), memory.image_sizes);
     results.insert("web".into(), web_app::measure(&bench)?);
     // Cost as the data grows: last, as it replaces the table.
-    results.insert("scale".into(), json!(scale(&bench, args.scale_tasks).await?));
+    results.insert(
+        "scale".into(),
+        json!(scale(&bench, args.scale_tasks).await?),
+    );
 
     let results = Value::Object(results);
     let out = bench.root.join("bench");
@@ -156,7 +159,9 @@ async fn back_to_seeded(bench: &Bench) -> anyhow::Result<()> {
         .bind(bench.seeded)
         .execute(&bench.pool)
         .await?;
-    sqlx::query("VACUUM ANALYZE tasks").execute(&bench.pool).await?;
+    sqlx::query("VACUUM ANALYZE tasks")
+        .execute(&bench.pool)
+        .await?;
     Ok(())
 }
 
@@ -181,4 +186,3 @@ fn machine(root: &Path) -> anyhow::Result<Value> {
         "date": chrono::Utc::now().to_rfc3339(),
     }))
 }
-

@@ -55,7 +55,6 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
         binary_bytes: json!(binaries),
         image_sizes: json!(image_sizes()),
     })
-
 }
 
 /// 10,000 requests of the function's own kind, 8 at a time; returns how many failed.

@@ -80,5 +80,4 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(Value, Value)> {
         outbox.samples, outbox.written
     ));
     Ok((pipeline, json!(outbox)))
-
 }

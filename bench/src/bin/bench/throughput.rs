@@ -103,7 +103,6 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
         }
     }
     Ok(json!(load))
-
 }
 
 /// Waits (up to a minute) until every event is in the audit log.
@@ -149,35 +148,3 @@ fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
         by_process,
     }
 }
-
-/// The CPU every process of the stack spent per request served (the load
-/// tool and unrelated processes left out): one number for the whole path of
-/// a request, that does not depend on how busy the machine was.
-struct PerRequest {
-    total_ms: f64,
-    by_process: BTreeMap<String, f64>,
-}
-
-fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
-    let stack = |name: &str| {
-        FUNCTIONS.contains(&name)
-            || [
-                "postgres",
-                "tansu",
-                "broker receiver",
-                "broker dispatcher",
-                "nginx",
-            ]
-            .contains(&name)
-    };
-    let by_process: BTreeMap<String, f64> = spent
-        .iter()
-        .filter(|(name, _)| stack(name))
-        .map(|(name, seconds)| (name.clone(), seconds * 1000.0 / served.max(1.0)))
-        .collect();
-    PerRequest {
-        total_ms: by_process.values().sum(),
-        by_process,
-    }
-}
-

@@ -23,5 +23,4 @@ pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
         "wasm_bytes": wasm_raw, "wasm_gzip_bytes": wasm_gzip, "js_bytes": js_raw, "js_gzip_bytes": js_gzip,
         "first_task_list_ms": render,
     }))
-
 }

@@ -50,7 +50,10 @@ pub(super) async fn handle(request: Request, services: &mut [Service]) {
 /// no consumer offsets, so the local broker's halves start again too (and
 /// create the topic anew). What tansu held is lost; the relay's
 /// reconciliation sends it again. (Kafka on a cluster keeps its data.)
-pub(super) async fn restart_dependents(service: &str, services: &mut [Service]) -> std::io::Result<()> {
+pub(super) async fn restart_dependents(
+    service: &str,
+    services: &mut [Service],
+) -> std::io::Result<()> {
     if service != "kafka" {
         return Ok(());
     }

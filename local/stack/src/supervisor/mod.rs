@@ -1,7 +1,6 @@
 //! `stack up`: starts PostgreSQL, every function and the edge router in order,
 //! waits for each to be ready, then keeps them running until Ctrl-C or SIGTERM.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,13 +15,13 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{Action, Request};
 use crate::database::{self, Credentials};
-use knative_contract::edge_router::{GatewayConfig, Upstream};
-use servers::ports::wait_listening;
-use servers::tansu::{find_tansu, tansu_command};
 use crate::lock::StackLock;
-use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};
 use crate::service::{Service, log};
 use crate::stack_file::StackFile;
+use knative_contract::edge_router::{GatewayConfig, Upstream};
+use servers::ports::wait_listening;
+use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};
+use servers::tansu::{find_tansu, tansu_command};
 
 mod control;
 mod edge;
