@@ -25,13 +25,15 @@ impl Timing {
             Self {
                 outage: Duration::from_secs(5),
                 audit_outage: Duration::from_secs(10),
-                converge_limit: Duration::from_secs(90),
+                // A slow 2-core machine needs over a minute to send again
+                // what a Kafka restart lost.
+                converge_limit: Duration::from_secs(180),
                 relay_interval: Duration::from_secs(1),
                 relay: [
                     ("OUTBOX_AUDIT_GRACE_MS", "2000"),
                     ("OUTBOX_RETRY_FIRST_MS", "250"),
                     ("OUTBOX_RETRY_MAX_MS", "2000"),
-                    ("OUTBOX_MAX_ATTEMPTS", "10"),
+                    ("OUTBOX_MAX_ATTEMPTS", "20"),
                 ],
             }
         } else {
