@@ -140,13 +140,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
             )
             .map_err(BrokerError::kafka("cannot create the receiver's producer"))?;
             let app = router(receiver);
-            let listener =
-                tokio::net::TcpListener::bind(common.listen)
-                    .await
-                    .map_err(|source| BrokerError::Listen {
-                        address: common.listen,
-                        source,
-                    })?;
+            let listener = listen(common.listen).await?;
             tracing::info!(address = %common.listen, topic, "receiver listening");
             let mut stopped = stopped;
             axum::serve(listener, app)
@@ -222,13 +216,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
                     (status, body)
                 }),
             );
-            let listener =
-                tokio::net::TcpListener::bind(common.listen)
-                    .await
-                    .map_err(|source| BrokerError::Listen {
-                        address: common.listen,
-                        source,
-                    })?;
+            let listener = listen(common.listen).await?;
             tokio::spawn(async move { axum::serve(listener, health).await });
             let tasks: Vec<_> = dispatches
                 .into_iter()
@@ -257,4 +245,11 @@ async fn wait_for_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// A listener on `address`, or an error naming it.
+async fn listen(address: SocketAddr) -> Result<tokio::net::TcpListener, BrokerError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| BrokerError::Listen { address, source })
 }

@@ -9,7 +9,7 @@ use task_core::routes::FUNCTIONS;
 
 use crate::{Bench, say};
 
-pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
+pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
     let mut cold = BTreeMap::new();
     for function in FUNCTIONS {
         let times = cold_starts(&bench.release, function, &bench.stack, bench.starts)?;

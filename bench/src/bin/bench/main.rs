@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut results = serde_json::Map::new();
     results.insert("machine".into(), machine(&bench.root)?);
-    results.insert("cold_start_ms".into(), cold_start::measure(&bench).await?);
+    results.insert("cold_start_ms".into(), cold_start::measure(&bench)?);
     let (pipeline, outbox) = pipeline::measure(&bench).await?;
     results.insert("event_pipeline".into(), pipeline);
     results.insert("outbox_under_load".into(), outbox);
