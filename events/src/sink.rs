@@ -13,10 +13,23 @@ use crate::cloudevent::{TRACEPARENT, string_extension};
 pub enum SendError {
     #[error("the sink answered {0}")]
     Rejected(reqwest::StatusCode),
-    #[error("the sink could not be reached: {0}")]
+    #[error("the sink could not be reached: {}", causes(.0))]
     Unreachable(#[from] reqwest::Error),
     #[error("the event could not be encoded: {0}")]
     Encode(#[from] cloudevents::message::Error),
+}
+
+/// An error and its causes: reqwest's own message names only the URL, its
+/// causes say what failed (refused, timed out, reset).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A CloudEvents receiver over HTTP.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use bench::chaos::RunKind;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -9,8 +10,13 @@ use clap::Parser;
 struct Args {
     /// The short run of `task test` (short faults, the audit function still
     /// down past the Trigger's retries).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "audit_outage")]
     short: bool,
+    /// Only stop the audit function for this many seconds (the first changes
+    /// meanwhile of the largest valid size), on the stack as `task up` runs
+    /// it; then every change must reach the audit log and its task's history.
+    #[arg(long, value_name = "SECONDS")]
+    audit_outage: Option<u64>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 6)]
     clients: usize,
@@ -26,7 +32,11 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let options = bench::chaos::Options {
-        short: args.short,
+        kind: match (args.audit_outage, args.short) {
+            (Some(secs), _) => RunKind::AuditOutage(Duration::from_secs(secs)),
+            (None, true) => RunKind::Short,
+            (None, false) => RunKind::Full,
+        },
         clients: args.clients,
         think: Duration::from_millis(args.think_ms),
         profile: args.profile,

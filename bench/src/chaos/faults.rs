@@ -16,12 +16,14 @@ use super::say;
 /// One fault.
 #[derive(Debug, Clone)]
 pub enum Fault {
-    /// `down` each service, wait `outage`, then `up` each.
+    /// `down` each service, wait `outage`, then `up` each; with `largest`,
+    /// the changes of the outage's first this-long are of the largest size.
     Outage {
         services: &'static [&'static str],
         down: Action,
         up: Action,
         outage: Duration,
+        largest: Option<Duration>,
     },
     /// Restart a service (Kafka: its memory is lost; the stack restarts the
     /// broker's halves with it).
@@ -69,6 +71,7 @@ impl Injector {
                 down,
                 up,
                 outage,
+                largest,
             } => {
                 for service in *services {
                     self.admin
@@ -76,7 +79,9 @@ impl Injector {
                         .await
                         .map_err(anyhow::Error::msg)?;
                 }
-                tokio::time::sleep(*outage).await;
+                let largest = largest.unwrap_or_default().min(*outage);
+                self.largest_changes(largest).await;
+                tokio::time::sleep(*outage - largest).await;
                 for service in *services {
                     self.admin
                         .act(service, *up)
@@ -90,15 +95,22 @@ impl Injector {
                     .await
                     .map_err(anyhow::Error::msg)?;
             }
-            Fault::LargestChanges { during } => {
-                self.load.largest.store(true, Ordering::SeqCst);
-                tokio::time::sleep(*during).await;
-                self.load.largest.store(false, Ordering::SeqCst);
-            }
+            Fault::LargestChanges { during } => self.largest_changes(*during).await,
             Fault::PoisonRows => injected.poison = self.poison().await?,
             Fault::Replay { events } => injected.replayed = Some(self.replay(*events).await?),
         }
         Ok(injected)
+    }
+
+    /// Every create and update carries the largest valid title and
+    /// description, for `during`.
+    async fn largest_changes(&self, during: Duration) {
+        if during.is_zero() {
+            return;
+        }
+        self.load.largest.store(true, Ordering::SeqCst);
+        tokio::time::sleep(during).await;
+        self.load.largest.store(false, Ordering::SeqCst);
     }
 
     /// Three rows no sink takes: one that is not a CloudEvent (the relay

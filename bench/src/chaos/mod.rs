@@ -7,6 +7,7 @@
 //! parked, and that every process recovered by itself.
 
 mod faults;
+mod history;
 mod load;
 mod plan;
 mod report;
@@ -24,19 +25,20 @@ use task_events::outbox::ledger::OutboxStatus;
 
 use crate::stack_launch;
 use faults::{Injected, Injector};
+use history::HistoryCheck;
 use load::Load;
+pub use plan::RunKind;
 use plan::Timing;
 use verdict::AuditView;
 
-/// The local Trigger's retries in a chaos run, with the manifest's 1 s
-/// exponential backoff: 1 + 2 = 3 s, so the audit outage outlasts it.
-const TRIGGER_RETRY: u32 = 2;
+/// Histories read at the end of a run with every fault (all of them after
+/// an audit outage alone).
+const HISTORY_SAMPLE: usize = 500;
 
 /// How a run is paced.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The short run of `task test` (a minute or two) instead of the full one.
-    pub short: bool,
+    pub kind: RunKind,
     pub clients: usize,
     /// Pause between one client's requests.
     pub think: Duration,
@@ -65,14 +67,16 @@ pub(crate) struct End {
     restarted: Vec<String>,
     /// Functions not answering /health.
     unhealthy: Vec<String>,
+    /// The acknowledged changes in their tasks' histories.
+    history: HistoryCheck,
 }
 
 /// Runs the faults; true when every check passed.
 pub async fn run(options: &Options) -> anyhow::Result<bool> {
-    let timing = Timing::of(options.short);
+    let timing = Timing::of(options.kind);
     say("starting the local stack (its log: target/bench/chaos-stack.log)");
     let mut launch = stack_launch(&options.profile, timing.relay_interval, "chaos-stack.log")?;
-    launch.trigger_retry = Some(TRIGGER_RETRY);
+    launch.trigger_retry = timing.trigger_retry;
     launch.env = timing
         .relay
         .iter()
@@ -86,8 +90,16 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         .await?;
     let load = Arc::new(Load::default());
     say(&format!(
-        "{} clients; the Trigger retries {TRIGGER_RETRY} times; relay settings {:?}",
-        options.clients, timing.relay
+        "{} clients; the Trigger retries {}; relay settings {}",
+        options.clients,
+        timing
+            .trigger_retry
+            .map_or("as the manifest says".into(), |n| format!("{n} times")),
+        if timing.relay.is_empty() {
+            "as `task up` has them".into()
+        } else {
+            format!("{:?}", timing.relay)
+        }
     ));
     let clients = load.start(options.clients, &stack.gateway_url, options.think);
     let injector = Injector {
@@ -132,6 +144,13 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
             .map(|s| s.name)
             .collect(),
         unhealthy: unhealthy(&injector.client, &stack.functions).await,
+        history: history::check(
+            &injector.client,
+            &stack.gateway_url,
+            &load.tally().acknowledged,
+            (!matches!(options.kind, RunKind::AuditOutage(_))).then_some(HISTORY_SAMPLE),
+        )
+        .await,
     };
     let audit = AuditView::read(&pool).await?;
     let tally = load.tally();

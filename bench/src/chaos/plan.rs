@@ -6,8 +6,22 @@ use local_stack::admin::Action;
 
 use super::faults::{Fault, Step};
 
+/// Which run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// Every fault, briefly: the run of `task test`.
+    Short,
+    /// Every fault, for longer: `task chaos`.
+    Full,
+    /// Only the audit function down this long (the largest valid changes
+    /// among the changes made meanwhile), on the stack exactly as `task up`
+    /// runs it: its Trigger retries and relay settings.
+    AuditOutage(Duration),
+}
+
 /// Durations of one kind of run.
 pub(super) struct Timing {
+    kind: RunKind,
     pub(super) outage: Duration,
     /// Longer than the Trigger's retry budget.
     pub(super) audit_outage: Duration,
@@ -16,39 +30,60 @@ pub(super) struct Timing {
     /// The relay's settings: what a missing audit row waits for, how sends
     /// back off, and after how many attempts a row is parked. The attempts
     /// outlast the audit outage; poison rows use them up within the run.
-    pub(super) relay: [(&'static str, &'static str); 4],
+    /// None: `task up`'s.
+    pub(super) relay: &'static [(&'static str, &'static str)],
+    /// The Trigger's retries (None: the manifest's).
+    pub(super) trigger_retry: Option<u32>,
 }
 
+/// The local Trigger's retries in a chaos run, with the manifest's 1 s
+/// exponential backoff: 1 + 2 = 3 s, so the audit outage outlasts it.
+const TRIGGER_RETRY: u32 = 2;
+
 impl Timing {
-    pub(super) fn of(short: bool) -> Self {
-        if short {
-            Self {
+    pub(super) fn of(kind: RunKind) -> Self {
+        match kind {
+            RunKind::Short => Self {
+                kind,
                 outage: Duration::from_secs(5),
                 audit_outage: Duration::from_secs(10),
                 // A slow 2-core machine needs over a minute to send again
                 // what a Kafka restart lost.
                 converge_limit: Duration::from_secs(180),
                 relay_interval: Duration::from_secs(1),
-                relay: [
+                relay: &[
                     ("OUTBOX_AUDIT_GRACE_MS", "2000"),
                     ("OUTBOX_RETRY_FIRST_MS", "250"),
                     ("OUTBOX_RETRY_MAX_MS", "2000"),
                     ("OUTBOX_MAX_ATTEMPTS", "20"),
                 ],
-            }
-        } else {
-            Self {
+                trigger_retry: Some(TRIGGER_RETRY),
+            },
+            RunKind::Full => Self {
+                kind,
                 outage: Duration::from_secs(15),
                 audit_outage: Duration::from_secs(45),
                 converge_limit: Duration::from_secs(150),
                 relay_interval: Duration::from_secs(1),
-                relay: [
+                relay: &[
                     ("OUTBOX_AUDIT_GRACE_MS", "3000"),
                     ("OUTBOX_RETRY_FIRST_MS", "500"),
                     ("OUTBOX_RETRY_MAX_MS", "5000"),
                     ("OUTBOX_MAX_ATTEMPTS", "14"),
                 ],
-            }
+                trigger_retry: Some(TRIGGER_RETRY),
+            },
+            RunKind::AuditOutage(outage) => Self {
+                kind,
+                outage: Duration::from_secs(5),
+                audit_outage: outage,
+                // The Trigger's next retry may come up to 256 s after the
+                // audit function is back (9 retries, exponential from 1 s).
+                converge_limit: Duration::from_secs(420),
+                relay_interval: Duration::from_secs(2),
+                relay: &[],
+                trigger_retry: None,
+            },
         }
     }
 
@@ -58,8 +93,25 @@ impl Timing {
             down,
             up,
             outage,
+            largest: None,
         };
         let secs = |d: Duration| d.as_secs();
+        if let RunKind::AuditOutage(down) = self.kind {
+            return vec![Step {
+                name: format!(
+                    "audit killed, down {} s (the largest changes for its first {} s)",
+                    secs(down),
+                    secs(self.outage)
+                ),
+                fault: Fault::Outage {
+                    services: &["audit"],
+                    down: Action::Kill,
+                    up: Action::Start,
+                    outage: down,
+                    largest: Some(self.outage),
+                },
+            }];
+        }
         vec![
             Step {
                 name: format!("Kafka paused {} s", secs(self.outage)),

@@ -57,6 +57,7 @@ pub(super) fn whole_run(
         parked,
         restarted,
         unhealthy,
+        history,
     } = end;
     let unexpected: u64 = tally
         .statuses
@@ -105,6 +106,10 @@ pub(super) fn whole_run(
     );
     println!("  restarted after a crash           {restarted:?}");
     println!("  unhealthy at the end              {unhealthy:?}");
+    println!(
+        "  histories read / changes missing  {} / {} ({} out of order, {} unreadable)",
+        history.tasks, history.missing, history.out_of_order, history.unreadable
+    );
     audit.lost(&tally.acknowledged) == 0
         && audit.duplicated_rows() == 0
         && audit.gaps() == 0
@@ -117,6 +122,7 @@ pub(super) fn whole_run(
         && *parked == poison_sorted
         && restarted.is_empty()
         && unhealthy.is_empty()
+        && history.holds()
         && tally.largest > 0
         && !tally.acknowledged.is_empty()
 }

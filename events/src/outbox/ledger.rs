@@ -12,6 +12,14 @@ use sqlx::PgPool;
 
 use super::{CLAIM_LOCK, Outbox, ParkedEvent, RetryPolicy};
 
+/// How many times the wait for a missing audit row doubles, at least. A
+/// broker that is only behind (its dispatcher catching up after an outage)
+/// leaves many rows unaudited past the grace; sending each of them again
+/// every grace period would double its work while it is behind, and keep it
+/// behind. Doubling, a row waiting a minute behind a 2 s grace is sent again
+/// five times, not thirty.
+pub const REQUEUE_GRACE_DOUBLINGS: u32 = 3;
+
 /// Where the outbox's events stand, for an operator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxStatus {
@@ -70,9 +78,10 @@ impl Outbox {
     }
 
     /// Sends again what the broker took but the audit log still lacks after
-    /// `grace` (doubling with each attempt, up to the policy's longest wait):
-    /// the same event, so the audit stays idempotent. A row that has used up
-    /// its attempts is parked instead. Run [`Outbox::confirm_audited`] first.
+    /// `grace`, doubling with each attempt up to [`REQUEUE_GRACE_DOUBLINGS`]
+    /// times (or the policy's longest wait, if longer): the same event, so
+    /// the audit stays idempotent. A row that has used up its attempts is
+    /// parked instead. Run [`Outbox::confirm_audited`] first.
     pub async fn requeue_unaudited(
         pool: &PgPool,
         grace: Duration,
@@ -98,7 +107,10 @@ impl Outbox {
                       o.parked_at IS NOT NULL AS "parked!"
             "#,
             grace.as_millis() as f64,
-            policy.max_backoff.max(grace).as_millis() as f64,
+            policy
+                .max_backoff
+                .max(grace * (1 << REQUEUE_GRACE_DOUBLINGS))
+                .as_millis() as f64,
             policy.max_attempts,
         )
         .fetch_all(&mut *tx)

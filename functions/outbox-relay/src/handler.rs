@@ -3,22 +3,34 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use task_core::{ApiError, AppState};
 use task_events::outbox::Outbox;
 use task_events::outbox::ledger::{OutboxReport, Retried};
 
-use crate::relay::{RelayReport, relay_outbox};
+use crate::RunSlot;
+use crate::relay::relay_outbox;
 use crate::settings::RelaySettings;
 
 /// Parked events listed by `GET /outbox`, at most.
 const PARKED_LISTED: i64 = 100;
 
 /// Reconciles, sends and prunes once; answers what it did. The body of the
-/// request (the PingSource's event) is ignored.
+/// request (the PingSource's event) is ignored. While a run is under way,
+/// answers 202 at once (the run under way does the work).
 pub async fn relay(
     State(state): State<AppState>,
     State(settings): State<RelaySettings>,
-) -> Result<Json<RelayReport>, ApiError> {
+    State(slot): State<RunSlot>,
+) -> Result<Response, ApiError> {
+    let Some(_run) = slot.take() else {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"skipped": "a run of this relay is under way"})),
+        )
+            .into_response());
+    };
     let report = relay_outbox(state.tasks.pool(), &settings).await?;
     let busy = report.sent + report.failed + report.requeued + report.parked_now + report.pruned;
     if busy > 0 {
@@ -36,7 +48,7 @@ pub async fn relay(
             "relay run"
         );
     }
-    Ok(Json(report))
+    Ok(Json(report).into_response())
 }
 
 /// `GET /outbox`: the counts, and the parked events (oldest first).

@@ -27,15 +27,41 @@ pub fn router(settings: RelaySettings) -> FunctionRoutes {
             .route("/", post(handler::relay))
             .route("/outbox", get(handler::outbox_status))
             .route("/outbox/retry-parked", post(handler::retry_parked)),
-        move |app| RelayState { app, settings },
+        move |app| RelayState {
+            app,
+            settings,
+            run: RunSlot::default(),
+        },
     )
 }
 
-/// What the relay's handlers reach: what every function has, and the relay's settings.
+/// What the relay's handlers reach: what every function has, the relay's
+/// settings, and its one run slot.
 #[derive(Debug, Clone)]
 pub struct RelayState {
     pub app: AppState,
     pub settings: RelaySettings,
+    pub run: RunSlot,
+}
+
+/// One run at a time per instance: a trigger that comes while a run is
+/// still sending (a slow broker, a run longer than the timer's interval)
+/// is answered at once instead of starting a second run beside it, which
+/// would only add load to a sink that is already slow.
+#[derive(Debug, Clone, Default)]
+pub struct RunSlot(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl RunSlot {
+    /// The slot, unless a run holds it.
+    pub fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.0.clone().try_lock_owned().ok()
+    }
+}
+
+impl FromRef<RelayState> for RunSlot {
+    fn from_ref(state: &RelayState) -> Self {
+        state.run.clone()
+    }
 }
 
 impl FromRef<RelayState> for AppState {

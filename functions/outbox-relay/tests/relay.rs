@@ -622,3 +622,34 @@ async fn the_function_answers_post_with_a_report_and_shows_the_outbox() {
         json!({"retried": 0})
     );
 }
+
+#[tokio::test]
+async fn a_trigger_during_a_run_does_not_start_a_second_run() {
+    let db = TestDatabase::new().await;
+    let writers = Writers::start(&db, &dead_url()).await;
+    writers.make_changes(3).await;
+    // Each send takes a second: the first run is still sending when the
+    // second trigger comes.
+    let sink = SinkMock::slow(Duration::from_secs(1)).await;
+    let relay = TestApp::spawn_on(
+        &db,
+        outbox_relay::FUNCTION,
+        outbox_relay::router(settings(&sink.url())),
+    )
+    .await;
+    let trigger = || relay.client.post(relay.url("/")).send();
+    let first = tokio::spawn(trigger());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = trigger().await.unwrap();
+    assert_eq!(second.status(), 202);
+    let skipped: Value = second.json().await.unwrap();
+    assert!(skipped["skipped"].is_string(), "{skipped}");
+
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    let report: Value = first.json().await.unwrap();
+    assert_eq!(report["sent"], 3, "{report}");
+    // Once the run is over, the next trigger runs again.
+    let third = trigger().await.unwrap();
+    assert_eq!(third.status(), 200);
+}

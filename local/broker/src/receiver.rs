@@ -1,7 +1,6 @@
 //! The broker's ingress: takes CloudEvents over HTTP (binary or structured
 //! mode) and answers 202 only once Kafka has acknowledged them.
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,7 +15,6 @@ use cloudevents::binding::http::to_event;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use task_core::problem::{PROBLEM_JSON, Problem};
 
@@ -25,16 +23,9 @@ use crate::kafka::KeyedRecord;
 /// What the receiver needs: a producer and the topic it writes to.
 #[derive(Clone)]
 pub struct Receiver {
-    producer: Arc<RwLock<Generation>>,
-    config: ClientConfig,
+    producer: FutureProducer,
     topic: String,
     delivery_timeout: Duration,
-}
-
-/// A producer, and how many producers came before it.
-struct Generation {
-    producer: FutureProducer,
-    number: u64,
 }
 
 impl Receiver {
@@ -44,67 +35,10 @@ impl Receiver {
         delivery_timeout: Duration,
     ) -> Result<Self, KafkaError> {
         Ok(Self {
-            producer: Arc::new(RwLock::new(Generation {
-                producer: config.create()?,
-                number: 0,
-            })),
-            config,
+            producer: config.create()?,
             topic,
             delivery_timeout,
         })
-    }
-
-    /// The current producer, and its generation.
-    fn producer(&self) -> (FutureProducer, u64) {
-        let current = self
-            .producer
-            .read()
-            .expect("the producer lock is never poisoned");
-        (current.producer.clone(), current.number)
-    }
-
-    /// How many times the producer was replaced.
-    pub fn replacements(&self) -> u64 {
-        self.producer().1
-    }
-
-    /// An idempotent producer whose messages timed out (Kafka unreachable)
-    /// bumps its epoch when Kafka returns; tansu 0.6 answers that with
-    /// ProducerFenced on every later message. A fresh producer (a new
-    /// producer id) works again; the events that failed were answered 503 and
-    /// come again. Fatal errors are handled the same way.
-    ///
-    /// Only the producer that failed is replaced, once: the errors of the
-    /// requests it had in flight arrive one by one, and each replacing the
-    /// producer again would start a storm (tansu fences the older producers
-    /// when a new one starts, so their in-flight requests fail, and so on).
-    fn replace_if_broken(&self, generation: u64, error: &KafkaError) {
-        let identity_lost = matches!(
-            error.rdkafka_error_code(),
-            Some(
-                RDKafkaErrorCode::ProducerFenced
-                    | RDKafkaErrorCode::InvalidProducerEpoch
-                    | RDKafkaErrorCode::UnknownProducerId
-                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
-            )
-        );
-        let mut current = self
-            .producer
-            .write()
-            .expect("the producer lock is never poisoned");
-        if current.number != generation {
-            return;
-        }
-        if identity_lost || current.producer.client().fatal_error().is_some() {
-            match self.config.create() {
-                Ok(fresh) => {
-                    tracing::warn!(%error, "the Kafka producer cannot go on; replaced it");
-                    current.producer = fresh;
-                    current.number += 1;
-                }
-                Err(err) => tracing::error!(error = %err, "cannot replace the Kafka producer"),
-            }
-        }
     }
 }
 
@@ -141,8 +75,8 @@ async fn receive(
             );
         }
     };
-    let (producer, generation) = receiver.producer();
-    match producer
+    match receiver
+        .producer
         .send(
             record.to(&receiver.topic),
             Timeout::After(receiver.delivery_timeout),
@@ -162,7 +96,6 @@ async fn receive(
         }
         Err((err, _)) => {
             tracing::warn!(event_id = id, error = %err, "event not stored");
-            receiver.replace_if_broken(generation, &err);
             let mut response = problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the event could not be stored: {err}"),
@@ -177,7 +110,7 @@ async fn receive(
 
 /// Ready when Kafka answers a metadata request for the topic.
 async fn health(State(receiver): State<Receiver>) -> Response {
-    let (producer, _) = receiver.producer();
+    let producer = receiver.producer.clone();
     let topic = receiver.topic.clone();
     let metadata = tokio::task::spawn_blocking(move || {
         producer

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use servers::ports::free_ports;
+use servers::process::stop_with_parent;
 use task_core::routes::FUNCTIONS;
 
 use crate::stack_file::StackFile;
@@ -94,6 +95,8 @@ impl Launch {
                 command.stdout(Stdio::null());
             }
         }
+        // An interrupted chaos run or bench leaves no stack behind.
+        stop_with_parent(&mut command, Signal::SIGTERM);
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.bin_dir.join("stack").display()))?;

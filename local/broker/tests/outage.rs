@@ -1,8 +1,8 @@
-//! After Kafka was unavailable under concurrent load, the receiver replaces
-//! its broken producer once and stores events again, instead of replacing
-//! it for every failed request (each replacement fencing the producer the
-//! other requests were using, a storm that kept a chaos run from converging
-//! on a loaded machine). Its own test binary: it pauses the broker.
+//! After Kafka was unavailable under concurrent load, the receiver stores
+//! events again within seconds, with the same producer. (An idempotent
+//! producer was fenced for good by tansu after its messages timed out, and
+//! replacing it fenced the others in flight: a chaos run on a loaded machine
+//! never converged.) Its own test binary: it pauses the broker.
 
 mod common;
 
@@ -27,16 +27,16 @@ async fn wave(client: &reqwest::Client, url: &str, name: &str) -> Vec<u16> {
 }
 
 #[tokio::test]
-async fn after_an_outage_under_load_the_producer_is_replaced_once_not_in_a_storm() {
+async fn after_an_outage_under_load_events_are_stored_again_within_seconds() {
     let kafka = kafka();
-    let topic = format!("fencing-{}", namespace("t"));
+    let topic = format!("outage-{}", namespace("t"));
     ensure_topic(&kafka.bootstrap, &topic, 3).await.unwrap();
     let timeout = Duration::from_millis(1000);
     let receiver =
         Receiver::new(producer_config(&kafka.bootstrap, timeout), topic, timeout).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    let app = router(receiver.clone());
+    let app = router(receiver);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::new();
     assert!(
@@ -51,8 +51,8 @@ async fn after_an_outage_under_load_the_producer_is_replaced_once_not_in_a_storm
     assert!(during.iter().all(|s| *s == 503), "{during:?}");
     kafka.resume();
 
-    // Waves keep coming; each is stored whole within seconds of the first
-    // that fails, and the producer is not replaced wave after wave.
+    // Waves keep coming; within seconds one is stored whole, and every
+    // later one too.
     let start = Instant::now();
     let mut waves = 0;
     loop {
@@ -70,9 +70,4 @@ async fn after_an_outage_under_load_the_producer_is_replaced_once_not_in_a_storm
         let statuses = wave(&client, &url, &format!("settled-{n}")).await;
         assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
     }
-    assert!(
-        receiver.replacements() <= 3,
-        "the producer was replaced {} times",
-        receiver.replacements()
-    );
 }
