@@ -177,23 +177,18 @@ async fn run_faults(
         let injected = injector.inject(&step.fault).await?;
         poison.extend(&injected.poison);
         let acknowledged = load.tally().acknowledged.len();
-        let converged = converge(
-            pool,
-            load,
-            acknowledged,
-            poison.len(),
-            timing.converge_limit,
-        )
-        .await?;
+        let limit = if injected.poison.is_empty() {
+            timing.converge_limit
+        } else {
+            timing.poison_limit
+        };
+        let converged = converge(pool, load, acknowledged, poison.len(), limit).await?;
         match converged {
             Some(after) => say(&format!(
                 "  converged {:.1} s after the fault",
                 after.as_secs_f64()
             )),
-            None => say(&format!(
-                "  NOT converged within {:?}",
-                timing.converge_limit
-            )),
+            None => say(&format!("  NOT converged within {limit:?}")),
         }
         phases.push(Phase {
             name: step.name,

@@ -26,11 +26,17 @@ pub(super) struct Timing {
     /// Longer than the Trigger's retry budget.
     pub(super) audit_outage: Duration,
     pub(super) converge_limit: Duration,
+    /// The poison rows' limit: one the broker takes but the audit function
+    /// refuses is parked only after every wait for its audit row (doubling
+    /// from the grace up to eight times it) has run out.
+    pub(super) poison_limit: Duration,
     pub(super) relay_interval: Duration,
     /// The relay's settings: what a missing audit row waits for, how sends
     /// back off, and after how many attempts a row is parked. The attempts
-    /// outlast the audit outage; poison rows use them up within the run.
-    /// None: `task up`'s.
+    /// outlast the audit outage; poison rows use them up within the run. A
+    /// short run budget: missing audit rows are looked for at the start of
+    /// each run, and under this load a run lasts its whole budget. Empty:
+    /// `task up`'s.
     pub(super) relay: &'static [(&'static str, &'static str)],
     /// The Trigger's retries (None: the manifest's).
     pub(super) trigger_retry: Option<u32>,
@@ -50,12 +56,16 @@ impl Timing {
                 // A slow 2-core machine needs over a minute to send again
                 // what a Kafka restart lost.
                 converge_limit: Duration::from_secs(180),
+                // 12 attempts: 2 + 4 + 8 + 8 x 16 = 142 s of waits, and a
+                // run's length (up to 5 s) on top of each.
+                poison_limit: Duration::from_secs(480),
                 relay_interval: Duration::from_secs(1),
                 relay: &[
                     ("OUTBOX_AUDIT_GRACE_MS", "2000"),
                     ("OUTBOX_RETRY_FIRST_MS", "250"),
                     ("OUTBOX_RETRY_MAX_MS", "2000"),
-                    ("OUTBOX_MAX_ATTEMPTS", "20"),
+                    ("OUTBOX_MAX_ATTEMPTS", "12"),
+                    ("OUTBOX_RELAY_BUDGET_MS", "5000"),
                 ],
                 trigger_retry: Some(TRIGGER_RETRY),
             },
@@ -64,12 +74,16 @@ impl Timing {
                 outage: Duration::from_secs(15),
                 audit_outage: Duration::from_secs(45),
                 converge_limit: Duration::from_secs(150),
+                // 14 attempts: 3 + 6 + 12 + 10 x 24 = 261 s of waits, and
+                // a run's length on top of each.
+                poison_limit: Duration::from_secs(450),
                 relay_interval: Duration::from_secs(1),
                 relay: &[
                     ("OUTBOX_AUDIT_GRACE_MS", "3000"),
                     ("OUTBOX_RETRY_FIRST_MS", "500"),
                     ("OUTBOX_RETRY_MAX_MS", "5000"),
                     ("OUTBOX_MAX_ATTEMPTS", "14"),
+                    ("OUTBOX_RELAY_BUDGET_MS", "5000"),
                 ],
                 trigger_retry: Some(TRIGGER_RETRY),
             },
@@ -80,6 +94,7 @@ impl Timing {
                 // The Trigger's next retry may come up to 256 s after the
                 // audit function is back (9 retries, exponential from 1 s).
                 converge_limit: Duration::from_secs(420),
+                poison_limit: Duration::from_secs(420),
                 relay_interval: Duration::from_secs(2),
                 relay: &[],
                 trigger_retry: None,

@@ -653,3 +653,31 @@ async fn a_trigger_during_a_run_does_not_start_a_second_run() {
     let third = trigger().await.unwrap();
     assert_eq!(third.status(), 200);
 }
+
+#[tokio::test]
+async fn the_wait_for_a_missing_audit_row_keeps_doubling_past_the_longest_retry_backoff() {
+    let db = TestDatabase::new().await;
+    // A broker that takes every event and delivers none (or one far behind).
+    let black_hole = SinkMock::accepting().await;
+    let writers = Writers::start(&db, &dead_url()).await;
+    writers.make_changes(1).await;
+    // The send backoff's longest wait (zero) is shorter than the grace: the
+    // wait for the audit row still doubles, 0.2, 0.4, 0.8, 1.6 s (8 times
+    // the grace), instead of sending the event again every 0.2 s.
+    let relay = RelaySettings {
+        audit_grace: Duration::from_millis(200),
+        retry: RetryPolicy {
+            max_attempts: 100,
+            ..settings("").retry
+        },
+        ..settings(&black_hole.url())
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(3500) {
+        relay_outbox(&db.pool, &relay).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Sent at about 0, 0.2, 0.6, 1.4 and 3.0 s: 5 (every 0.2 s would be 17).
+    let sends = black_hole.events().await.len();
+    assert!((4..=6).contains(&sends), "sent {sends} times in 3.5 s");
+}

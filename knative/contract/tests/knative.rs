@@ -4,52 +4,21 @@
 //! triggered, only the edge router public, only images the build produces,
 //! an nginx config that loads).
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use cloudevents::{EventBuilder, EventBuilderV10};
+use common::{NAMESPACE, OVERLAYS, knative_dir, render, str_at};
 use knative_contract::edge_router::GatewayConfig;
 use knative_contract::images::built_images;
 use local_broker::filter::matches_all;
 use local_broker::manifests::Manifests;
-use serde::Deserialize;
 use serde_norway::Value;
 use task_core::routes::{Duty, EVENT_SENDERS, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, ROUTES};
 use task_events::TaskEventType;
-
-const NAMESPACE: &str = "task-app";
-const OVERLAYS: &[&str] = &["kind", "production"];
-
-fn knative_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `kubectl kustomize <dir>`, as YAML documents.
-fn render(dir: &Path) -> (String, Vec<Value>) {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl is needed to render the manifests (task setup installs it)");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
-    let documents = serde_norway::Deserializer::from_str(&text)
-        .map(|document| Value::deserialize(document).unwrap())
-        .filter(|value| !value.is_null())
-        .collect();
-    (text, documents)
-}
-
-fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(value, |v, key| v.get(*key))?.as_str()
-}
 
 fn of_kind<'a>(documents: &'a [Value], kind: &str) -> Vec<&'a Value> {
     documents

@@ -11,17 +11,14 @@
 //!   the manifests state;
 //! - liveness does not depend on the database, readiness does.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use serde::Deserialize;
+use common::{NAMESPACE, OVERLAYS, knative_dir, str_at};
 use serde_norway::Value;
 use task_core::routes::{EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY};
-
-const NAMESPACE: &str = "task-app";
-const OVERLAYS: &[&str] = &["kind", "production"];
 
 /// Knative's queue-proxy: HTTP/1, h2c and HTTPS (system-internal TLS).
 const REQUEST_PORTS: &[u16] = &[8012, 8013, 8112];
@@ -34,33 +31,9 @@ const PORTS: &[u16] = &[
     80, 443, 5432, 8012, 8013, 8022, 8080, 8112, 8443, 9090, 9091, 9092,
 ];
 
-fn knative_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `kubectl kustomize <dir>`, as YAML documents.
+/// An overlay's YAML documents.
 fn render(overlay: &str) -> Vec<Value> {
-    let dir = knative_dir().join("overlays").join(overlay);
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&dir)
-        .output()
-        .expect("kubectl is needed to render the manifests (task setup installs it)");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
-    serde_norway::Deserializer::from_str(&text)
-        .map(|document| Value::deserialize(document).unwrap())
-        .filter(|value| !value.is_null())
-        .collect()
-}
-
-fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(value, |v, key| v.get(*key))?.as_str()
+    common::render(&knative_dir().join("overlays").join(overlay)).1
 }
 
 fn of_kind<'a>(documents: &'a [Value], api_version: &str, kind: &str) -> Vec<&'a Value> {
