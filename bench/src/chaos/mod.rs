@@ -4,7 +4,10 @@
 //! far is in the audit log (the time to converge); at the end it checks, per
 //! fault, that no acknowledged change was lost or recorded twice, that no
 //! task's recorded life has a gap, that the poison rows (and only they) are
-//! parked, and that every process recovered by itself.
+//! parked, that every process recovered by itself, and that the changes
+//! are in their tasks' histories as a person reads them (through the
+//! gateway). `--audit-outage` runs one fault only, the audit function down
+//! for long, on the stack exactly as `task up` runs it.
 
 mod faults;
 mod history;
