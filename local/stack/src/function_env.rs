@@ -26,7 +26,7 @@ pub fn function_env(
     }
     if name == OUTBOX_RELAY {
         // The relay runs every few seconds here, not every minute: an event
-        // missing from the audit log is sent again after seconds, not minutes.
+        // missing from the audit log is sent again after a minute, not ten.
         env.extend(RELAY_LOCAL_SETTINGS.map(|(k, v)| (k.to_string(), v.to_string())));
         // The supervisor's own OUTBOX_* and RELAY_* settings win (tests, chaos).
         env.extend(
@@ -36,9 +36,13 @@ pub fn function_env(
     env
 }
 
-/// The relay's settings on the local stack (its defaults suit Knative).
+/// The relay's settings on the local stack (its defaults suit Knative). The
+/// grace is shorter than the local Trigger's retry budget (~8.5 min), so that
+/// what a restarted Kafka lost comes back within minutes; it is not shorter
+/// still, because while the audit function is down every event older than
+/// the grace is sent again (10 s sent a 2-minute outage's backlog ~5 times).
 const RELAY_LOCAL_SETTINGS: [(&str, &str); 2] = [
-    ("OUTBOX_AUDIT_GRACE_MS", "10000"),
+    ("OUTBOX_AUDIT_GRACE_MS", "60000"),
     ("OUTBOX_RETRY_MAX_MS", "60000"),
 ];
 
