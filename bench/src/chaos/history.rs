@@ -74,9 +74,14 @@ pub async fn check(
 
 /// Whether a history entry (event type, sequence) is this change.
 fn shows(entry: &(String, i32), change: &Change) -> bool {
-    entry.0 == change.kind.as_str()
+    let deleted = TaskEventType::Deleted.as_str();
+    match change.kind {
         // A deletion's answer carries no version; its type says it all.
-        && (change.kind == TaskEventType::Deleted || entry.1 == change.version)
+        TaskEventType::Deleted => entry.0 == deleted,
+        // An update that changed nothing keeps the version and makes no
+        // event: the entry at its version is the change that made it.
+        _ => entry.0 != deleted && entry.1 == change.version,
+    }
 }
 
 /// Every entry of a task's history, as (event type, sequence), following
