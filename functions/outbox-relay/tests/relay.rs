@@ -34,6 +34,19 @@ fn settings(sink: &str) -> RelaySettings {
     }
 }
 
+/// A relay sending to `sink` that waits `grace` for an audit row and parks
+/// after `max_attempts`.
+fn reconciling(sink: &str, grace: Duration, max_attempts: i32) -> RelaySettings {
+    RelaySettings {
+        audit_grace: grace,
+        retry: RetryPolicy {
+            max_attempts,
+            ..settings(sink).retry
+        },
+        ..settings(sink)
+    }
+}
+
 fn status(unsent: i64, unaudited: i64, parked: i64) -> OutboxStatus {
     OutboxStatus {
         unsent,
@@ -290,14 +303,7 @@ async fn an_event_never_audited_is_parked_after_its_last_attempt_and_can_be_retr
     let black_hole = SinkMock::accepting().await;
     let writers = Writers::start(&db, &dead_url()).await;
     writers.make_changes(3).await;
-    let relay = RelaySettings {
-        audit_grace: Duration::ZERO,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            ..settings("").retry
-        },
-        ..settings(&black_hole.url())
-    };
+    let relay = reconciling(&black_hole.url(), Duration::ZERO, 3);
     // Sent three times (each a run: sent, then sent again as still missing
     // from the audit log), then parked.
     let mut parked_now = 0;
@@ -664,14 +670,7 @@ async fn the_wait_for_a_missing_audit_row_keeps_doubling_past_the_longest_retry_
     // The send backoff's longest wait (zero) is shorter than the grace: the
     // wait for the audit row still doubles, 0.2, 0.4, 0.8, 1.6 s (8 times
     // the grace), instead of sending the event again every 0.2 s.
-    let relay = RelaySettings {
-        audit_grace: Duration::from_millis(200),
-        retry: RetryPolicy {
-            max_attempts: 100,
-            ..settings("").retry
-        },
-        ..settings(&black_hole.url())
-    };
+    let relay = reconciling(&black_hole.url(), Duration::from_millis(200), 100);
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_millis(3500) {
         relay_outbox(&db.pool, &relay).await.unwrap();
