@@ -100,20 +100,40 @@ async fn the_kept_counts_agree_with_the_table_after_any_changes() {
 }
 
 #[tokio::test]
-async fn the_counts_of_a_search_stop_at_a_thousand() {
+async fn the_counts_of_a_search_stop_at_a_hundred() {
     let app = app().await;
+    // 3,000 tasks, newest last: "common" in one of ten of them (the cap is
+    // reached among the newest), "oldword" in the 150 oldest only and
+    // "fewword" in 50 of the oldest (both found through the indexes).
     sqlx::query(
-        "INSERT INTO tasks (title) SELECT 'match ' || n FROM generate_series(1, 10050) AS n",
+        "INSERT INTO tasks (title, description, status) \
+         SELECT 'task ' || n, \
+                CASE WHEN n % 10 = 0 THEN 'a common one' \
+                     WHEN n <= 150 THEN 'an oldword' ELSE 'plain' END \
+                || CASE WHEN n <= 50 THEN ' fewword' ELSE '' END, \
+                (ARRAY['pending','in_progress','complete'])[1 + n % 3] \
+         FROM generate_series(1, 3000) AS n",
     )
     .execute(&app.db.pool)
     .await
     .unwrap();
-    let capped = counts(&app, "?q=match").await;
-    assert_eq!(capped["exact"], false);
-    assert!(capped["total"].as_i64().unwrap() > 1_000, "{capped}");
-    let exact = counts(&app, "?q=match 1005").await;
-    assert_eq!(exact["exact"], true);
-    assert_eq!(exact["total"], 2, "{exact}"); // "match 1005" and "match 10050"
+    for word in ["common", "oldword"] {
+        let capped = counts(&app, &format!("?q={word}")).await;
+        assert_eq!(capped["exact"], false, "{word}: {capped}");
+        assert_eq!(capped["total"], 101, "{word}: {capped}");
+        let parts: i64 = ["pending", "in_progress", "complete"]
+            .iter()
+            .map(|s| capped[*s].as_i64().unwrap())
+            .sum();
+        assert_eq!(parts, 101, "{word}: {capped}");
+    }
+    let exact = counts(&app, "?q=fewword").await;
+    assert_eq!(exact["exact"], true, "{exact}");
+    assert_eq!(exact["total"], 50, "{exact}");
+    assert_eq!(exact["pending"], 16, "{exact}"); // n % 3 == 0 among 1..=50
+    let exact = counts(&app, "?q=task 2999").await;
+    assert_eq!(exact["total"], 1, "{exact}");
+    assert_eq!(exact["exact"], true, "{exact}");
 }
 
 #[tokio::test]

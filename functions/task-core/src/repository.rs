@@ -49,9 +49,14 @@ impl TaskRepository {
     /// from the counters the triggers keep, in constant time. A search: see
     /// [`crate::search`].
     pub async fn count_by_status(&self, search: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
-        if let Some(search) = search {
-            return self.count_matching(search).await;
+        match search {
+            Some(search) => self.count_matching(search).await,
+            None => self.count_all().await,
         }
+    }
+
+    /// How many tasks of each status there are, from the counters.
+    pub(crate) async fn count_all(&self) -> Result<TaskCounts, sqlx::Error> {
         let rows = sqlx::query!(
             r#"
             SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"

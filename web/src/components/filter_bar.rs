@@ -42,7 +42,7 @@ pub fn FilterBar(props: &FilterBarProps) -> Html {
                         Callback::from(move |_| on_status.emit(status))
                     };
                     let count = props.counts.of(status);
-                    // A search's counts stop at 1,000: then each is "at least".
+                    // A search's counts stop at 100 matches: then each is "at least".
                     let (shown, spoken) = if props.counts.exact {
                         (count.to_string(), format!("{count} tasks"))
                     } else {
