@@ -1,5 +1,7 @@
 //! Every error a function can answer with, and its one mapping to HTTP.
 
+use std::panic::Location;
+
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +34,12 @@ pub enum ApiError {
     QueryTooLong { limit: usize },
     /// The database cannot be reached (or is overloaded); retrying later can succeed.
     #[error("the database is unavailable; retry shortly")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable {
+        #[source]
+        source: sqlx::Error,
+        /// Where the failing query was awaited (logged, never answered).
+        at: &'static Location<'static>,
+    },
     /// The database has not been migrated to what this build needs.
     #[error(
         "the database schema is at version {found}, this build needs {expected}: apply the migrations"
@@ -40,7 +47,12 @@ pub enum ApiError {
     SchemaOutdated { found: i64, expected: i64 },
     /// Anything else: a bug or an unexpected database error.
     #[error("internal error")]
-    Internal(#[source] sqlx::Error),
+    Internal {
+        #[source]
+        source: sqlx::Error,
+        /// Where the failing query was awaited (logged, never answered).
+        at: &'static Location<'static>,
+    },
 }
 
 impl ApiError {
@@ -61,8 +73,8 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
             Self::UnsupportedMediaType => ProblemType::UnsupportedMediaType,
             Self::QueryTooLong { .. } => ProblemType::UriTooLong,
-            Self::Unavailable(_) | Self::SchemaOutdated { .. } => ProblemType::Unavailable,
-            Self::Internal(_) => ProblemType::Internal,
+            Self::Unavailable { .. } | Self::SchemaOutdated { .. } => ProblemType::Unavailable,
+            Self::Internal { .. } => ProblemType::Internal,
         }
     }
 
@@ -96,8 +108,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(source) => tracing::error!(error = %source, "request failed"),
-            Self::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            Self::Internal { source, at } => {
+                tracing::error!(error = %source, %at, "request failed")
+            }
+            Self::Unavailable { source, at } => {
+                tracing::warn!(error = %source, %at, "database unavailable")
+            }
             _ => {}
         }
         let status = self.status();
@@ -111,7 +127,7 @@ impl IntoResponse for ApiError {
                     headers.insert(header::ETAG, etag);
                 }
             }
-            Self::Unavailable(_) | Self::SchemaOutdated { .. } => {
+            Self::Unavailable { .. } | Self::SchemaOutdated { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
@@ -126,12 +142,16 @@ impl From<Vec<FieldError>> for ApiError {
     }
 }
 
+/// `?` on a query's result names the line it stands on: the log says which
+/// step of which handler failed, not only what the database said.
 impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) {
-            Self::Unavailable(err)
+    #[track_caller]
+    fn from(source: sqlx::Error) -> Self {
+        let at = Location::caller();
+        if is_unavailable(&source) {
+            Self::Unavailable { source, at }
         } else {
-            Self::Internal(err)
+            Self::Internal { source, at }
         }
     }
 }
@@ -190,6 +210,21 @@ mod tests {
         assert_eq!(problem.status, 422);
         assert_eq!(problem.errors.len(), 2);
         assert!(problem.detail.contains("title must not be blank"));
+    }
+
+    #[test]
+    fn a_failed_query_names_the_line_that_awaited_it() {
+        fn step() -> Result<(), ApiError> {
+            Err(sqlx::Error::RowNotFound)?;
+            Ok(())
+        }
+        let line = line!() - 3;
+        match step() {
+            Err(ApiError::Internal { at, .. }) => {
+                assert_eq!((at.file(), at.line()), (file!(), line));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,28 +5,16 @@ use serde_json::{Value, json};
 use task_core::task::{Task, TaskStatus};
 use test_support::{TestApp, assert_problem, error_fields};
 
+mod common;
+
+use common::{put, put_if_match};
+
+fn events() -> task_events::publisher::EventPublisher {
+    test_support::publisher(update_task::FUNCTION, None, 500)
+}
+
 async fn app() -> TestApp {
-    TestApp::spawn(
-        update_task::FUNCTION,
-        update_task::router(test_support::publisher(update_task::FUNCTION, None, 500)),
-    )
-    .await
-}
-
-async fn put(app: &TestApp, id: i64, body: &str) -> reqwest::Response {
-    app.send_json(Method::PUT, &format!("/api/tasks/{id}"), body)
-        .await
-}
-
-async fn put_if_match(app: &TestApp, id: i64, if_match: &str, body: &str) -> reqwest::Response {
-    app.client
-        .put(app.url(&format!("/api/tasks/{id}")))
-        .header("content-type", "application/json")
-        .header("if-match", if_match)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
+    common::spawn(events()).await
 }
 
 async fn stored(app: &TestApp, id: i64) -> Task {
@@ -38,12 +26,7 @@ async fn stored(app: &TestApp, id: i64) -> Task {
 }
 
 async fn seeded() -> (TestApp, Task) {
-    let app = app().await;
-    let task = app
-        .db
-        .insert_task("Write report", TaskStatus::Pending)
-        .await;
-    (app, task)
+    common::seeded(events(), "Write report").await
 }
 
 #[tokio::test]

@@ -1,20 +1,16 @@
 //! What `update-task` sends to `K_SINK`, pinned with a wiremock sink.
 
-use reqwest::Method;
 use serde_json::{Value, json};
-use task_core::task::{Task, TaskStatus};
+use task_core::task::Task;
 use test_support::{SinkMock, TestApp, publisher};
+
+mod common;
+
+use common::{put, put_if_match};
 
 async fn seeded(sink: &SinkMock) -> (TestApp, Task) {
     let events = publisher(update_task::FUNCTION, Some(&sink.url()), 500);
-    let app = TestApp::spawn(update_task::FUNCTION, update_task::router(events)).await;
-    let task = app.db.insert_task("Paint fence", TaskStatus::Pending).await;
-    (app, task)
-}
-
-async fn put(app: &TestApp, id: i64, body: &str) -> reqwest::Response {
-    app.send_json(Method::PUT, &format!("/api/tasks/{id}"), body)
-        .await
+    common::seeded(events, "Paint fence").await
 }
 
 #[tokio::test]
@@ -78,14 +74,7 @@ async fn a_refused_update_sends_nothing() {
         put(&app, task.id + 1000, r#"{"title":"x"}"#).await.status(),
         404
     );
-    let stale = app
-        .client
-        .put(app.url(&format!("/api/tasks/{}", task.id)))
-        .header("if-match", "\"9\"")
-        .json(&json!({"title": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let stale = put_if_match(&app, task.id, "\"9\"", r#"{"title":"x"}"#).await;
     assert_eq!(stale.status(), 412);
     app.settle().await;
     assert!(sink.events().await.is_empty());
