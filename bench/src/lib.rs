@@ -4,6 +4,7 @@
 pub mod chaos;
 pub mod measure;
 pub mod report;
+pub mod results;
 pub mod stats;
 
 use std::path::PathBuf;

@@ -2,57 +2,37 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
-fn num(value: &Value) -> f64 {
-    value.as_f64().unwrap_or(f64::NAN)
-}
-
-/// `median (min–max)` of a summary object.
-fn spread(summary: &Value, decimals: usize) -> String {
-    format!(
-        "{:.d$} ({:.d$}–{:.d$})",
-        num(&summary["median"]),
-        num(&summary["min"]),
-        num(&summary["max"]),
-        d = decimals
-    )
-}
+use crate::measure::scale::ScaleRow;
+use crate::results::Results;
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**not met**" }
 }
 
-pub fn markdown(results: &Value) -> String {
+pub fn markdown(results: &Results) -> String {
     let mut md = String::new();
-    let machine = &results["machine"];
+    let machine = &results.machine;
     let _ = writeln!(md, "# Benchmark results\n");
     let _ = writeln!(
         md,
         "Measured by `task bench` on {} cores ({}), commit `{}`, {}. Every figure is the median of repeated runs, with the lowest and highest run in brackets. Everything runs on the same machine: the load tool, PostgreSQL, the Kafka broker and the functions share its cores.\n",
-        machine["cores"],
-        machine["cpu"].as_str().unwrap_or("?"),
-        machine["commit"].as_str().unwrap_or("?"),
-        machine["date"].as_str().unwrap_or("?")
+        machine.cores, machine.cpu, machine.commit, machine.date
     );
 
     // Targets.
-    let cold = results["cold_start_ms"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let worst_cold = cold.values().map(|s| num(&s["median"])).fold(0.0, f64::max);
-    let memory = results["memory"].as_object().cloned().unwrap_or_default();
+    let cold = &results.cold_start_ms;
+    let worst_cold = cold.values().map(|s| s.median).fold(0.0, f64::max);
+    let memory = &results.memory;
     let worst_idle = memory
         .values()
-        .map(|m| num(&m["idle_mib"]["median"]))
+        .map(|m| m.idle_mib.median)
         .fold(0.0, f64::max);
     let worst_loaded = memory
         .values()
-        .map(|m| num(&m["after_load_mib"]["median"]))
+        .map(|m| m.after_load_mib.median)
         .fold(0.0, f64::max);
-    let pipeline_p99 = num(&results["event_pipeline"]["p99_ms"]["median"]);
-    let wasm_gzip_kib = num(&results["web"]["wasm_gzip_bytes"]) / 1024.0;
+    let pipeline_p99 = results.event_pipeline.p99_ms.median;
+    let wasm_gzip_kib = results.web.wasm_gzip_bytes as f64 / 1024.0;
     let _ = writeln!(md, "## Targets\n\n| target | figure | |\n|---|---|---|");
     let mut target = |what: &str, figure: String, met: bool| {
         let _ = writeln!(md, "| {what} | {figure} | {} |", verdict(met));
@@ -72,19 +52,19 @@ pub fn markdown(results: &Value) -> String {
         format!("{worst_loaded:.1} MiB"),
         worst_loaded < 20.0,
     );
-    for row in results["throughput"].as_array().into_iter().flatten() {
-        if row["connections"].as_u64() == Some(32) {
-            let ratio = num(&row["ratio"]);
-            target(
-                &format!(
-                    "{} via {} at 32 connections ≥ 0.5 of pgbench",
-                    row["route"].as_str().unwrap_or("?"),
-                    row["target"].as_str().unwrap_or("?")
-                ),
-                format!("{ratio:.2}"),
-                ratio >= 0.5,
-            );
-        }
+    for row in results
+        .throughput
+        .iter()
+        .filter(|row| row.connections == 32)
+    {
+        target(
+            &format!(
+                "{} via {} at 32 connections ≥ 0.5 of pgbench",
+                row.route, row.target
+            ),
+            format!("{:.2}", row.ratio),
+            row.ratio >= 0.5,
+        );
     }
     target(
         "event pipeline p99 < 100 ms at 200 writes/s",
@@ -101,38 +81,42 @@ pub fn markdown(results: &Value) -> String {
     let _ = writeln!(
         md,
         "## Cold start\n\nProcess start to the first 200 on `/health` (the database pool connected), {} starts per function.\n\n| function | ms |\n|---|---|",
+        // `null` as the untyped report wrote it for no functions at all.
         cold.values()
             .next()
-            .map(|s| s["runs"].clone())
-            .unwrap_or_default()
+            .map_or_else(|| "null".to_string(), |s| s.runs.to_string())
     );
-    for (function, summary) in &cold {
-        let _ = writeln!(md, "| {function} | {} |", spread(summary, 1));
+    for (function, summary) in cold {
+        let _ = writeln!(md, "| {function} | {} |", summary.show(1));
     }
 
     let _ = writeln!(
         md,
         "\n## Memory and size\n\nResident set size idle and after 10,000 requests of the function's own kind (8 at a time), in a new process each run; the stripped release binary; the image `task images` built (if it ran).\n\n| function | idle MiB | after load MiB | binary MiB | image |\n|---|---|---|---|---|"
     );
-    for (function, m) in &memory {
+    for (function, m) in memory {
         let _ = writeln!(
             md,
             "| {function} | {} | {} | {:.1} | {} |",
-            spread(&m["idle_mib"], 1),
-            spread(&m["after_load_mib"], 1),
-            num(&results["binary_bytes"][function]) / 1_048_576.0,
-            results["image_sizes"][format!("{function}:dev")]
-                .as_str()
-                .unwrap_or("–")
+            m.idle_mib.show(1),
+            m.after_load_mib.show(1),
+            results
+                .binary_bytes
+                .get(function)
+                .map_or(f64::NAN, |&bytes| bytes as f64)
+                / 1_048_576.0,
+            results
+                .image_sizes
+                .get(&format!("{function}:dev"))
+                .map_or("–", String::as_str)
         );
     }
 
     // CPU per request: present from the run that first measured it on.
-    let with_cpu = results["throughput"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|row| row.get("cpu_ms_per_request").is_some());
+    let with_cpu = results
+        .throughput
+        .iter()
+        .any(|row| row.cpu_ms_per_request.is_some());
     let _ = writeln!(
         md,
         "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.{}\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |{}\n|---|---|---|---|---|---|---|---|{}",
@@ -148,21 +132,21 @@ pub fn markdown(results: &Value) -> String {
         },
         if with_cpu { "---|" } else { "" }
     );
-    for row in results["throughput"].as_array().into_iter().flatten() {
+    for row in &results.throughput {
         let cpu = row
-            .get("cpu_ms_per_request")
-            .map_or(String::new(), |ms| format!(" {:.3} |", num(ms)));
+            .cpu_ms_per_request
+            .map_or(String::new(), |ms| format!(" {ms:.3} |"));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {:.2} |{cpu}",
-            row["route"].as_str().unwrap_or("?"),
-            row["target"].as_str().unwrap_or("?"),
-            row["connections"],
-            spread(&row["requests_per_second"], 0),
-            spread(&row["p50_ms"], 2),
-            spread(&row["p99_ms"], 2),
-            spread(&row["limit_tps"], 0),
-            num(&row["ratio"])
+            row.route,
+            row.target,
+            row.connections,
+            row.requests_per_second.show(0),
+            row.p50_ms.show(2),
+            row.p99_ms.show(2),
+            row.limit_tps.show(0),
+            row.ratio
         );
     }
 
@@ -170,55 +154,47 @@ pub fn markdown(results: &Value) -> String {
         md,
         "\n### Where the CPU went at 32 connections\n\nEach process's share of all the CPU time spent during the runs above (from `/proc/<pid>/stat`); `wrk` is the load tool. The pgbench limit had the cores to itself and PostgreSQL alone.\n\n| route | via | CPU share |\n|---|---|---|"
     );
-    for row in results["throughput"].as_array().into_iter().flatten() {
-        if row["connections"].as_u64() != Some(32) {
-            continue;
-        }
-        let cpu: Vec<String> = row["cpu_share"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                format!(
-                    "{} {:.0}%",
-                    p["process"].as_str().unwrap_or("?"),
-                    num(&p["share"]) * 100.0
-                )
-            })
+    for row in results
+        .throughput
+        .iter()
+        .filter(|row| row.connections == 32)
+    {
+        let cpu: Vec<String> = row
+            .cpu_share
+            .iter()
+            .map(|p| format!("{} {:.0}%", p.process, p.share * 100.0))
             .collect();
         let _ = writeln!(
             md,
             "| {} | {} | {} |",
-            row["route"].as_str().unwrap_or("?"),
-            row["target"].as_str().unwrap_or("?"),
+            row.route,
+            row.target,
             cpu.join(", ")
         );
     }
 
-    let pipeline = &results["event_pipeline"];
+    let pipeline = &results.event_pipeline;
     let _ = writeln!(
         md,
         "\n## Event pipeline\n\nFrom a `POST /api/tasks` response (through the gateway) to its `task.created` row in `task_audit_log`, through the broker ingress, the Kafka topic, the dispatcher and the audit function, at a steady {} writes/s for 10 s.\n\n| p50 ms | p99 ms |\n|---|---|\n| {} | {} |\n",
-        pipeline["writes_per_second"],
-        spread(&pipeline["p50_ms"], 1),
-        spread(&pipeline["p99_ms"], 1)
+        pipeline.writes_per_second,
+        pipeline.p50_ms.show(1),
+        pipeline.p99_ms.show(1)
     );
     let _ = writeln!(
         md,
         "Audit ingest (new CloudEvents posted straight to the audit function, 8 connections): {} events/s; pgbench's single-row insert into `task_audit_log`: {} tps; ratio {:.2}.\n",
-        spread(&pipeline["audit_ingest_per_second"], 0),
-        spread(&pipeline["pgbench_insert_tps"], 0),
-        num(&pipeline["audit_ingest_ratio"])
+        pipeline.audit_ingest_per_second.show(0),
+        pipeline.pgbench_insert_tps.show(0),
+        pipeline.audit_ingest_ratio
     );
 
     // Present from the run that first measured it on.
-    let outbox = &results["outbox_under_load"];
-    if outbox.is_object() {
-        let samples: Vec<String> = outbox["samples"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| format!("{} s: {}", s[0], s[1]))
+    if let Some(outbox) = &results.outbox_under_load {
+        let samples: Vec<String> = outbox
+            .samples
+            .iter()
+            .map(|(second, rows)| format!("{second} s: {rows}"))
             .collect();
         let _ = writeln!(
             md,
@@ -226,36 +202,35 @@ pub fn markdown(results: &Value) -> String {
 
 {} creates/s for {} s, the relay pruning rows audited more than {} s ago (the bench stack's `OUTBOX_RETENTION_MS`; 7 days by default). Rows in `event_outbox` over time: {}; rows written meanwhile: {}.
 ",
-            outbox["writes_per_second"],
-            outbox["seconds"],
-            outbox["retention_seconds"],
+            outbox.writes_per_second,
+            outbox.seconds,
+            outbox.retention_seconds,
             samples.join(", "),
-            outbox["written"]
+            outbox.written
         );
     }
 
-    scale_section(&mut md, results);
+    if let Some(rows) = &results.scale {
+        scale_section(&mut md, rows);
+    }
 
-    let web = &results["web"];
+    let web = &results.web;
     let _ = writeln!(
         md,
         "## Web app\n\n| wasm | wasm gzip | JS | JS gzip | first task list (headless Chromium) |\n|---|---|---|---|---|\n| {:.1} KiB | {:.1} KiB | {:.1} KiB | {:.1} KiB | {} ms |",
-        num(&web["wasm_bytes"]) / 1024.0,
-        num(&web["wasm_gzip_bytes"]) / 1024.0,
-        num(&web["js_bytes"]) / 1024.0,
-        num(&web["js_gzip_bytes"]) / 1024.0,
-        spread(&web["first_task_list_ms"], 0)
+        web.wasm_bytes as f64 / 1024.0,
+        web.wasm_gzip_bytes as f64 / 1024.0,
+        web.js_bytes as f64 / 1024.0,
+        web.js_gzip_bytes as f64 / 1024.0,
+        web.first_task_list_ms.show(0)
     );
     md
 }
 
 /// The scale table: each route at the small and the large table side by side.
-fn scale_section(md: &mut String, results: &Value) {
-    let Some(rows) = results["scale"].as_array() else {
-        return;
-    };
+fn scale_section(md: &mut String, rows: &[ScaleRow]) {
     let sizes: Vec<i64> = {
-        let mut sizes: Vec<i64> = rows.iter().filter_map(|r| r["tasks"].as_i64()).collect();
+        let mut sizes: Vec<i64> = rows.iter().map(|r| r.tasks).collect();
         sizes.sort_unstable();
         sizes.dedup();
         sizes
@@ -268,23 +243,20 @@ fn scale_section(md: &mut String, results: &Value) {
         "## Cost as the data grows\n\nEach route through the gateway, {} requests one after another, with the table at {small} and at {large} tasks (random words from a 50,000-word vocabulary; the rare word in 10 tasks, the common one in 1 of 10), and a task whose history holds 20,000 entries of 10,000-character descriptions. Targets: at the large size every route within 2x of its small-size median and under 20 ms.\n\n| route | median ms at {small} | p99 ms | median ms at {large} | p99 ms | ratio | largest response | |\n|---|---|---|---|---|---|---|---|",
         100
     );
-    for row in rows.iter().filter(|r| r["tasks"].as_i64() == Some(small)) {
-        let route = row["route"].as_str().unwrap_or("?");
-        let Some(big) = rows
-            .iter()
-            .find(|r| r["tasks"].as_i64() == Some(large) && r["route"].as_str() == Some(route))
-        else {
+    for row in rows.iter().filter(|r| r.tasks == small) {
+        let route = &row.route;
+        let Some(big) = rows.iter().find(|r| r.tasks == large && r.route == *route) else {
             continue;
         };
-        let (a, b) = (num(&row["median_ms"]), num(&big["median_ms"]));
+        let (a, b) = (row.median_ms, big.median_ms);
         let ratio = b / a;
         let met = b < 20.0 && ratio <= 2.0;
         let _ = writeln!(
             md,
             "| `{route}` | {a:.2} | {:.2} | {b:.2} | {:.2} | {ratio:.2} | {} KB | {} |",
-            num(&row["p99_ms"]),
-            num(&big["p99_ms"]),
-            (num(&big["response_bytes"]) / 1000.0).round(),
+            row.p99_ms,
+            big.p99_ms,
+            (big.response_bytes as f64 / 1000.0).round(),
             verdict(met)
         );
     }

@@ -1,14 +1,24 @@
 //! Median and spread of repeated measurements.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A figure over repeated runs: its median, and the lowest and highest run.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Fields in alphabetical order, the order results.json has always had.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Summary {
-    pub median: f64,
-    pub min: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub max: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub median: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub min: f64,
     pub runs: usize,
+}
+
+/// Reads a figure that may be `null`: serde_json writes NaN and the
+/// infinities (no runs, a division by zero) as `null`, read back as NaN.
+pub fn nan_from_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 impl Summary {

@@ -7,13 +7,14 @@ use serde_json::json;
 use sqlx::PgPool;
 
 /// The outbox's row count, sampled while creates arrive at a steady rate.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Fields in alphabetical order, the order results.json has always had.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutboxUnderLoad {
-    pub writes_per_second: u32,
-    pub seconds: u32,
     pub retention_seconds: u64,
     /// (seconds since the load started, rows in `event_outbox`).
     pub samples: Vec<(u64, i64)>,
+    pub seconds: u32,
+    pub writes_per_second: u32,
     /// Rows written during the run: what the outbox would hold without pruning.
     pub written: i64,
 }

@@ -9,13 +9,16 @@ use sqlx::PgPool;
 
 use crate::stats::percentile;
 
-/// Latency of the event path, and how many events arrived.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Latency of the event path, and how many events arrived. Fields in
+/// alphabetical order, the order results.json has always had.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PipelineRun {
-    pub writes: usize,
     pub arrived: usize,
+    #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub p50_ms: f64,
+    #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub p99_ms: f64,
+    pub writes: usize,
 }
 
 /// `rate` creates per second for `seconds` through `gateway`; then the time

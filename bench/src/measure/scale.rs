@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::stats::percentile;
@@ -26,14 +26,17 @@ const BATCH: i64 = 100_000;
 /// Entries in the long history.
 pub const HISTORY_ENTRIES: i32 = 20_000;
 
-/// One route at one table size.
-#[derive(Debug, Clone, Serialize)]
+/// One route at one table size. Fields in alphabetical order, the order
+/// results.json has always had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScaleRow {
-    pub route: String,
-    pub tasks: i64,
+    #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub median_ms: f64,
+    #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub p99_ms: f64,
     pub response_bytes: usize,
+    pub route: String,
+    pub tasks: i64,
 }
 
 /// The table and the words the measured routes use.

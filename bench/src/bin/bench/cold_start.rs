@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use bench::measure::process::cold_starts;
 use bench::stats::Summary;
-use serde_json::{Value, json};
 use task_core::routes::FUNCTIONS;
 
 use crate::{Bench, say};
 
-pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
+/// Each function's cold start, by name.
+pub fn measure(bench: &Bench) -> anyhow::Result<BTreeMap<String, Summary>> {
     let mut cold = BTreeMap::new();
     for function in FUNCTIONS {
         let times = cold_starts(&bench.release, function, &bench.stack, bench.starts)?;
@@ -17,5 +17,5 @@ pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
         say(&format!("cold start {function:<13} {} ms", summary.show(1)));
         cold.insert(function.to_string(), summary);
     }
-    Ok(json!(cold))
+    Ok(cold)
 }

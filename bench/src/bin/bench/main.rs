@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bench::measure::scale::{ScaleData, ScaleRow};
+use bench::results::{Machine, Results};
 use bench::{repository, stack_launch};
 use clap::Parser;
 use local_stack::stack_file::StackFile;
-use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 
 #[derive(Debug, Parser)]
@@ -108,31 +108,34 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&scale)?);
         return Ok(());
     }
-    let mut results = serde_json::Map::new();
-    results.insert("machine".into(), machine(&bench.root)?);
-    results.insert("cold_start_ms".into(), cold_start::measure(&bench)?);
-    let (pipeline, outbox) = pipeline::measure(&bench).await?;
-    results.insert("event_pipeline".into(), pipeline);
-    results.insert("outbox_under_load".into(), outbox);
-    results.insert("throughput".into(), throughput::measure(&bench).await?);
+    let machine = machine(&bench.root)?;
+    let cold_start_ms = cold_start::measure(&bench)?;
+    let (event_pipeline, outbox_under_load) = pipeline::measure(&bench).await?;
+    let throughput = throughput::measure(&bench).await?;
     let memory = memory::measure(&bench).await?;
-    results.insert("memory".into(), memory.memory);
-    results.insert("binary_bytes".into(), memory.binary_bytes);
-    results.insert("image_sizes".into(), memory.image_sizes);
-    results.insert("web".into(), web_app::measure(&bench)?);
+    let web = web_app::measure(&bench)?;
     // Cost as the data grows: last, as it replaces the table.
-    results.insert(
-        "scale".into(),
-        json!(scale(&bench, args.scale_tasks).await?),
-    );
+    let scale = scale(&bench, args.scale_tasks).await?;
+    let results = Results {
+        binary_bytes: memory.binary_bytes,
+        cold_start_ms,
+        event_pipeline,
+        image_sizes: memory.image_sizes,
+        machine,
+        memory: memory.memory,
+        outbox_under_load: Some(outbox_under_load),
+        scale: Some(scale),
+        throughput,
+        web,
+    };
 
-    let results = Value::Object(results);
     let out = bench.root.join("bench");
-    std::fs::write(
-        out.join("results.json"),
-        serde_json::to_string_pretty(&results)? + "\n",
-    )?;
-    std::fs::write(out.join("results.md"), bench::report::markdown(&results))?;
+    let json = serde_json::to_string_pretty(&results)? + "\n";
+    std::fs::write(out.join("results.json"), &json)?;
+    // The report shows the figures as the file holds them (NaN and the
+    // infinities are null there), as a later render from the file would.
+    let written: Results = serde_json::from_str(&json)?;
+    std::fs::write(out.join("results.md"), bench::report::markdown(&written))?;
     say("wrote bench/results.json and bench/results.md");
     Ok(())
 }
@@ -165,7 +168,7 @@ async fn back_to_seeded(bench: &Bench) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn machine(root: &Path) -> anyhow::Result<Value> {
+fn machine(root: &Path) -> anyhow::Result<Machine> {
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(root)
@@ -179,10 +182,12 @@ fn machine(root: &Path) -> anyhow::Result<Value> {
             })
         })
         .unwrap_or_default();
-    Ok(json!({
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "commit": String::from_utf8_lossy(&commit.stdout).trim(),
-        "date": chrono::Utc::now().to_rfc3339(),
-    }))
+    Ok(Machine {
+        commit: String::from_utf8_lossy(&commit.stdout).trim().to_string(),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu,
+        date: chrono::Utc::now().to_rfc3339(),
+    })
 }

@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bench::measure::process::FunctionProcess;
+use bench::results::FunctionMemory;
 use bench::stats::Summary;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use task_core::routes::FUNCTIONS;
 
 use crate::{Bench, back_to_seeded, say};
 
 /// The memory section's three parts of the results.
 pub struct Memory {
-    pub memory: Value,
-    pub binary_bytes: Value,
-    pub image_sizes: Value,
+    pub memory: BTreeMap<String, FunctionMemory>,
+    pub binary_bytes: BTreeMap<String, u64>,
+    pub image_sizes: BTreeMap<String, String>,
 }
 
 pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
@@ -40,7 +41,11 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
         ));
         memory.insert(
             function.to_string(),
-            json!({"idle_mib": idle, "after_load_mib": loaded, "failed_requests": failed}),
+            FunctionMemory {
+                after_load_mib: loaded,
+                failed_requests: failed,
+                idle_mib: idle,
+            },
         );
     }
     let mut binaries = BTreeMap::new();
@@ -51,9 +56,9 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
         );
     }
     Ok(Memory {
-        memory: json!(memory),
-        binary_bytes: json!(binaries),
-        image_sizes: json!(image_sizes()),
+        memory,
+        binary_bytes: binaries,
+        image_sizes: image_sizes(),
     })
 }
 

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use bench::measure::load::{pgbench, wrk};
-use bench::measure::outbox::outbox_under_load;
+use bench::measure::outbox::{OutboxUnderLoad, outbox_under_load};
 use bench::measure::pipeline::event_pipeline;
+use bench::results::EventPipeline;
 use bench::stats::Summary;
-use serde_json::{Value, json};
 
 use crate::{Bench, OUTBOX_RETENTION, say};
 
 /// The event pipeline with the audit ingest, and the outbox under load.
-pub async fn measure(bench: &Bench) -> anyhow::Result<(Value, Value)> {
+pub async fn measure(bench: &Bench) -> anyhow::Result<(EventPipeline, OutboxUnderLoad)> {
     let scripts = &bench.scripts;
     let mut pipeline = Vec::new();
     for _ in 0..bench.runs {
@@ -54,15 +54,15 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(Value, Value)> {
         ingest_limit.show(0),
         ingest.median / ingest_limit.median
     ));
-    let pipeline = json!({
-            "writes_per_second": 200,
-            "p50_ms": Summary::of(&pipeline.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
-            "p99_ms": Summary::of(&pipeline.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
-            "runs": pipeline,
-            "audit_ingest_per_second": ingest,
-            "pgbench_insert_tps": ingest_limit,
-            "audit_ingest_ratio": ingest.median / ingest_limit.median,
-    });
+    let pipeline = EventPipeline {
+        audit_ingest_per_second: ingest,
+        audit_ingest_ratio: ingest.median / ingest_limit.median,
+        p50_ms: Summary::of(&pipeline.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
+        p99_ms: Summary::of(&pipeline.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
+        pgbench_insert_tps: ingest_limit,
+        runs: pipeline,
+        writes_per_second: 200,
+    };
 
     // The outbox stays flat under steady load: the relay prunes what has
     // been audited for longer than the retention period.
@@ -79,5 +79,5 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(Value, Value)> {
         "outbox under 200 creates/s: rows {:?} ({} written)",
         outbox.samples, outbox.written
     ));
-    Ok((pipeline, json!(outbox)))
+    Ok((pipeline, outbox))
 }

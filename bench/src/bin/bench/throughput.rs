@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use bench::measure::cpu::{CpuSnapshot, shares};
 use bench::measure::load::{pgbench, wrk};
+use bench::results::{CpuShare, ThroughputRow};
 use bench::stats::Summary;
-use serde_json::{Value, json};
 use task_core::routes::FUNCTIONS;
 
 use crate::{Bench, CONNECTIONS, back_to_seeded, say};
 
-pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
+pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
     back_to_seeded(bench).await?;
     let routes = [
         (
@@ -91,18 +91,27 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Value> {
                     p99.show(2),
                     limit.show(0)
                 ));
-                load.push(json!({
-                    "route": route, "target": target, "connections": connections,
-                    "requests_per_second": rps, "p50_ms": p50, "p99_ms": p99,
-                    "non_2xx": errors, "limit_tps": limit, "ratio": ratio,
-                    "cpu_ms_per_request": per_request.total_ms,
-                    "cpu_ms_per_request_by_process": per_request.by_process,
-                    "cpu_share": cpu.iter().map(|(name, share)| json!({"process": name, "share": share})).collect::<Vec<_>>(),
-                }));
+                load.push(ThroughputRow {
+                    connections,
+                    cpu_ms_per_request: Some(per_request.total_ms),
+                    cpu_ms_per_request_by_process: Some(per_request.by_process),
+                    cpu_share: cpu
+                        .into_iter()
+                        .map(|(process, share)| CpuShare { process, share })
+                        .collect(),
+                    limit_tps: limit,
+                    non_2xx: errors,
+                    p50_ms: p50,
+                    p99_ms: p99,
+                    ratio,
+                    requests_per_second: rps,
+                    route: route.to_string(),
+                    target: target.to_string(),
+                });
             }
         }
     }
-    Ok(json!(load))
+    Ok(load)
 }
 
 /// Waits (up to a minute) until every event is in the audit log.

@@ -1,12 +1,12 @@
 //! The web app: its size, and how soon a browser shows the first task list.
 
 use bench::measure::web;
+use bench::results::WebApp;
 use bench::stats::Summary;
-use serde_json::{Value, json};
 
 use crate::{Bench, say};
 
-pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
+pub fn measure(bench: &Bench) -> anyhow::Result<WebApp> {
     let dist = bench.root.join("web/dist");
     let (wasm_raw, wasm_gzip) = web::sizes(&dist, ".wasm")?;
     let (js_raw, js_gzip) = web::sizes(&dist, ".js")?;
@@ -19,8 +19,11 @@ pub fn measure(bench: &Bench) -> anyhow::Result<Value> {
         "web: wasm {wasm_raw} B ({wasm_gzip} gzip), js {js_raw} B ({js_gzip} gzip), first task list {} ms",
         render.show(0)
     ));
-    Ok(json!({
-        "wasm_bytes": wasm_raw, "wasm_gzip_bytes": wasm_gzip, "js_bytes": js_raw, "js_gzip_bytes": js_gzip,
-        "first_task_list_ms": render,
-    }))
+    Ok(WebApp {
+        first_task_list_ms: render,
+        js_bytes: js_raw,
+        js_gzip_bytes: js_gzip,
+        wasm_bytes: wasm_raw,
+        wasm_gzip_bytes: wasm_gzip,
+    })
 }

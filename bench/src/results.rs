@@ -1,0 +1,120 @@
+//! The figures of bench/results.json, one field per section. Every struct
+//! keeps its fields in alphabetical order: the file was first written from
+//! `serde_json::Value` objects, whose keys are sorted, and keeps that order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::outbox::OutboxUnderLoad;
+use crate::measure::pipeline::PipelineRun;
+use crate::measure::scale::ScaleRow;
+use crate::stats::{Summary, nan_from_null};
+
+/// The whole of bench/results.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// The stripped release binary of each function.
+    pub binary_bytes: BTreeMap<String, u64>,
+    /// Process start to the first 200 on `/health`, by function.
+    pub cold_start_ms: BTreeMap<String, Summary>,
+    pub event_pipeline: EventPipeline,
+    /// The size buildah reports for each image `task images` built, by
+    /// `name:tag`; empty if it did not run.
+    pub image_sizes: BTreeMap<String, String>,
+    pub machine: Machine,
+    /// Resident set size by function.
+    pub memory: BTreeMap<String, FunctionMemory>,
+    /// Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_under_load: Option<OutboxUnderLoad>,
+    /// Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Vec<ScaleRow>>,
+    pub throughput: Vec<ThroughputRow>,
+    pub web: WebApp,
+}
+
+/// Where and from what the figures were measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// `git rev-parse --short HEAD`.
+    pub commit: String,
+    pub cores: usize,
+    /// The CPU's model name from /proc/cpuinfo.
+    pub cpu: String,
+    /// RFC 3339.
+    pub date: String,
+}
+
+/// Creates at a steady rate to their rows in the audit log, and the audit
+/// function's ingest beside pgbench's single-row insert.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPipeline {
+    pub audit_ingest_per_second: Summary,
+    /// `audit_ingest_per_second` over `pgbench_insert_tps`, of the medians.
+    #[serde(deserialize_with = "nan_from_null")]
+    pub audit_ingest_ratio: f64,
+    pub p50_ms: Summary,
+    pub p99_ms: Summary,
+    pub pgbench_insert_tps: Summary,
+    pub runs: Vec<PipelineRun>,
+    pub writes_per_second: u32,
+}
+
+/// One function's memory, idle and after 10,000 requests of its own kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FunctionMemory {
+    pub after_load_mib: Summary,
+    pub failed_requests: usize,
+    pub idle_mib: Summary,
+}
+
+/// One route at one concurrency, by the function or through the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThroughputRow {
+    pub connections: u32,
+    /// The CPU the whole stack spent per request served; absent from
+    /// results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms_per_request: Option<f64>,
+    /// `cpu_ms_per_request` by process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms_per_request_by_process: Option<BTreeMap<String, f64>>,
+    /// The largest share first.
+    pub cpu_share: Vec<CpuShare>,
+    /// pgbench running the route's SQL at the same concurrency.
+    pub limit_tps: Summary,
+    pub non_2xx: u64,
+    pub p50_ms: Summary,
+    pub p99_ms: Summary,
+    /// `requests_per_second` over `limit_tps`, of the medians.
+    #[serde(deserialize_with = "nan_from_null")]
+    pub ratio: f64,
+    pub requests_per_second: Summary,
+    pub route: String,
+    /// `function` or `gateway`.
+    pub target: String,
+}
+
+/// A process's share of the CPU time spent during a load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuShare {
+    /// What the process is: a function, `postgres`, `wrk`, ... or `other`.
+    pub process: String,
+    /// 0 to 1.
+    pub share: f64,
+}
+
+/// The web app's size and how soon a browser shows the first task list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebApp {
+    pub first_task_list_ms: Summary,
+    pub js_bytes: u64,
+    pub js_gzip_bytes: u64,
+    pub wasm_bytes: u64,
+    pub wasm_gzip_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests;
