@@ -38,8 +38,12 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     scale_tasks: i64,
     /// Only the scale section, printed (bench/results.* are left as they are).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "only_pipeline")]
     only_scale: bool,
+    /// Only the event pipeline (with the audit ingest and the outbox under
+    /// load), printed (bench/results.* are left as they are).
+    #[arg(long)]
+    only_pipeline: bool,
 }
 
 pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -106,6 +110,11 @@ async fn main() -> anyhow::Result<()> {
     if args.only_scale {
         let scale = scale(&bench, args.scale_tasks).await?;
         println!("{}", serde_json::to_string_pretty(&scale)?);
+        return Ok(());
+    }
+    if args.only_pipeline {
+        let (pipeline, outbox) = pipeline::measure(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&(pipeline, outbox))?);
         return Ok(());
     }
     let machine = machine(&bench.root)?;
