@@ -125,3 +125,58 @@ async fn refuse_long_queries(request: Request, next: Next) -> Response {
     }
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{StatusCode, header};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What every function answers before its first query: no routes of its
+    /// own, and a pool that would connect only when used (to nothing).
+    fn app() -> Router {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .expect("a well-formed URL");
+        build_app(Router::<AppState>::new(), AppState::new("test", pool))
+    }
+
+    async fn answer(method: &str, uri: &str) -> (StatusCode, String, Vec<u8>) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .expect("a valid request");
+        let response = app().oneshot(request).await.expect("infallible");
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, content_type, body.to_vec())
+    }
+
+    async fn assert_problem(method: &str, uri: &str, status: u16) {
+        let (answered, content_type, body) = answer(method, uri).await;
+        assert_eq!(answered.as_u16(), status, "{method} {uri}");
+        assert_eq!(content_type, crate::problem::PROBLEM_JSON, "{method} {uri}");
+        let problem: Value = serde_json::from_slice(&body).expect("problem+json");
+        assert_eq!(problem["status"], status, "{problem}");
+    }
+
+    #[tokio::test]
+    async fn the_shared_edges_answer_problem_json_without_the_database() {
+        assert_problem("GET", "/api/nothing-here", 404).await;
+        assert_problem("DELETE", "/health", 405).await;
+        let long = "x".repeat(QUERY_LIMIT_BYTES + 1);
+        assert_problem("GET", &format!("/api/tasks?q={long}"), 414).await;
+        // Liveness does not touch the database.
+        let (status, _, body) = answer("GET", "/live").await;
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
+    }
+}
