@@ -38,12 +38,16 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     scale_tasks: i64,
     /// Only the scale section, printed (bench/results.* are left as they are).
-    #[arg(long, conflicts_with = "only_pipeline")]
+    #[arg(long, group = "only")]
     only_scale: bool,
     /// Only the event pipeline (with the audit ingest and the outbox under
     /// load), printed (bench/results.* are left as they are).
-    #[arg(long)]
+    #[arg(long, group = "only")]
     only_pipeline: bool,
+    /// Only the memory of each function, printed (bench/results.* are left
+    /// as they are).
+    #[arg(long, group = "only")]
+    only_memory: bool,
 }
 
 pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -110,6 +114,11 @@ async fn main() -> anyhow::Result<()> {
     if args.only_scale {
         let scale = scale(&bench, args.scale_tasks).await?;
         println!("{}", serde_json::to_string_pretty(&scale)?);
+        return Ok(());
+    }
+    if args.only_memory {
+        let memory = memory::measure(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&memory.memory)?);
         return Ok(());
     }
     if args.only_pipeline {
