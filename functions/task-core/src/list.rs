@@ -91,15 +91,21 @@ impl TaskCounts {
             Some(TaskStatus::Complete) => self.complete,
         }
     }
+}
 
-    /// Adds `delta` tasks of `status` (negative removes).
-    pub fn add(&mut self, status: TaskStatus, delta: i64) {
-        self.total += delta;
-        match status {
-            TaskStatus::Pending => self.pending += delta,
-            TaskStatus::InProgress => self.in_progress += delta,
-            TaskStatus::Complete => self.complete += delta,
+/// Counts from `(status, how many)` pairs, as the queries return them.
+impl FromIterator<(TaskStatus, i64)> for TaskCounts {
+    fn from_iter<I: IntoIterator<Item = (TaskStatus, i64)>>(pairs: I) -> Self {
+        let mut counts = Self::default();
+        for (status, count) in pairs {
+            counts.total += count;
+            match status {
+                TaskStatus::Pending => counts.pending += count,
+                TaskStatus::InProgress => counts.in_progress += count,
+                TaskStatus::Complete => counts.complete += count,
+            }
         }
+        counts
     }
 }
 

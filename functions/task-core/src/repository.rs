@@ -66,11 +66,10 @@ impl TaskRepository {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = TaskCounts::default();
-        for row in rows {
-            counts.add(row.status, row.count);
-        }
-        Ok(counts)
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.status, row.count))
+            .collect())
     }
 
     pub async fn find(&self, id: i64) -> Result<Option<Task>, sqlx::Error> {
