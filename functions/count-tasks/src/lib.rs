@@ -2,7 +2,7 @@
 //!
 //! Where its parts live: the SQL in `TaskRepository::count_by_status`
 //! (`functions/task-core/src/repository.rs`, the counters table) and, for `q`,
-//! `functions/task-core/src/search.rs`; the manifest in
+//! `functions/task-core/src/search/counts.rs`; the manifest in
 //! `knative/base/functions/count-tasks.yaml`.
 
 pub mod handler;
