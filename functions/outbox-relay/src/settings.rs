@@ -34,7 +34,9 @@ pub struct RelaySettings {
 /// Defaults suit Knative, where a PingSource runs the relay every minute.
 impl RelaySettings {
     /// `K_SINK` (required); `RELAY_SEND_TIMEOUT_MS` (5000),
-    /// `OUTBOX_RELAY_BATCH_SIZE` (100), `OUTBOX_RELAY_MIN_AGE_MS` (1000),
+    /// `OUTBOX_RELAY_BATCH_SIZE` (100), `OUTBOX_RELAY_MIN_AGE_MS` (10000:
+    /// twice the write functions' own send bound, so that the relay does not
+    /// send again what a writer is still sending),
     /// `OUTBOX_RELAY_BUDGET_MS` (20000), `OUTBOX_LEASE_MS` (60000),
     /// `OUTBOX_RETRY_FIRST_MS` (1000), `OUTBOX_RETRY_MAX_MS` (3600000),
     /// `OUTBOX_MAX_ATTEMPTS` (20), `OUTBOX_AUDIT_GRACE_MS` (600000: 10 min),
@@ -62,7 +64,7 @@ impl RelaySettings {
         Ok(Self {
             sink: EventSink::new(check_url("K_SINK", url)?, timeout),
             batch_size: setting(&lookup, "OUTBOX_RELAY_BATCH_SIZE", 100)?,
-            min_age: millis("OUTBOX_RELAY_MIN_AGE_MS", 1000)?,
+            min_age: millis("OUTBOX_RELAY_MIN_AGE_MS", 10_000)?,
             budget: millis("OUTBOX_RELAY_BUDGET_MS", 20_000)?,
             lease: millis("OUTBOX_LEASE_MS", 60_000)?,
             retry: RetryPolicy {

@@ -235,17 +235,20 @@ impl TriggerDispatch {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    /// Marks everything up to and including `message` done. Futures complete
-    /// in consumption order, so commits never skip an event still in flight.
+    /// Marks everything up to and including `message` done: its offset is
+    /// stored, and librdkafka commits what is stored every
+    /// `auto.commit.interval.ms` (and on shutdown), not one request per
+    /// event. Futures complete in consumption order, so a stored offset never
+    /// skips an event still in flight.
     fn commit(&self, consumer: &StreamConsumer, message: &OwnedMessage) {
         let mut offsets = TopicPartitionList::new();
         let next = Offset::Offset(message.offset() + 1);
         if offsets
             .add_partition_offset(message.topic(), message.partition(), next)
             .is_ok()
-            && let Err(err) = consumer.commit(&offsets, CommitMode::Async)
+            && let Err(err) = consumer.store_offsets(&offsets)
         {
-            tracing::warn!(trigger = self.trigger.name, error = %err, "offset commit failed; the event may be redelivered");
+            tracing::warn!(trigger = self.trigger.name, error = %err, "offset not stored; the event may be redelivered");
         }
     }
 

@@ -60,6 +60,11 @@ struct Common {
     /// The Broker to play (default: the only one in the manifests).
     #[arg(long, env = "BROKER_NAME", global = true)]
     broker: Option<String>,
+    /// The partitions of the topic, when this creates it: overrides the
+    /// Broker config's `default.topic.partitions` (a topic that exists keeps
+    /// its own).
+    #[arg(long, env = "BROKER_TOPIC_PARTITIONS", global = true)]
+    partitions: Option<i32>,
     /// Where to listen: the ingress (receiver) or the health check (dispatcher).
     #[arg(long, default_value = "127.0.0.1:8070", global = true)]
     listen: SocketAddr,
@@ -118,7 +123,8 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
         }
     };
     let topic = broker_topic(&common.namespace, &broker);
-    wait_for_topic(&common.bootstrap, &topic, manifests.partitions.unwrap_or(1)).await?;
+    let partitions = common.partitions.or(manifests.partitions).unwrap_or(1);
+    wait_for_topic(&common.bootstrap, &topic, partitions).await?;
     let producer: FutureProducer = producer_config(&common.bootstrap, Duration::from_secs(10))
         .create()
         .map_err(BrokerError::kafka("cannot create the producer"))?;

@@ -23,6 +23,8 @@ pub fn function_env(
     ]);
     if EVENT_SENDERS.contains(&name) {
         env.insert("K_SINK".into(), event_sink.to_string());
+        // The supervisor's own EVENT_* settings (the send bound) pass on.
+        env.extend(std::env::vars().filter(|(k, _)| k.starts_with("EVENT_")));
     }
     if name == OUTBOX_RELAY {
         // The relay runs every few seconds here, not every minute: an event

@@ -131,6 +131,13 @@ pub(super) async fn start_kafka(
     Ok(bootstrap)
 }
 
+/// The local topic's partitions, instead of the manifests' 3. tansu 0.6
+/// lists every record of a partition on each fetch that finds new records
+/// there: spread over 32 partitions, a fetch lists only the few that
+/// changed since the last one (measured at ~15,000 stored events: tansu's
+/// CPU per event 1.9 ms with 32, 3.3 ms with 3; 64 cost more when idle).
+const LOCAL_TOPIC_PARTITIONS: u16 = 32;
+
 /// One half of the local Knative broker, as a service.
 pub(super) fn broker_service(
     options: &StackOptions,
@@ -146,6 +153,8 @@ pub(super) fn broker_service(
         options.manifests_dir.clone().into(),
         "--listen".into(),
         format!("127.0.0.1:{listen}").into(),
+        "--partitions".into(),
+        LOCAL_TOPIC_PARTITIONS.to_string().into(),
     ];
     args.extend(role_args);
     Ok(Service::program(
