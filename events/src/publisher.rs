@@ -183,31 +183,41 @@ impl TaskChange<'_> {
     }
 
     /// Stores `event` in the outbox, commits it with the change, and leaves
-    /// the sending to the background: the caller answers at once.
+    /// the sending to the background: the caller answers at once. Runs to
+    /// the end even if the caller is dropped (its client went away): a
+    /// commit that went through always schedules its send, rather than
+    /// leaving the event to the relay, seconds later.
     pub async fn commit(
-        mut self,
+        self,
         event: TaskEvent,
         traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let cloudevent = self.publisher.cloudevent(&event, traceparent);
-        let outbox_id = Outbox::enqueue(&mut self.tx, &cloudevent).await?;
-        self.tx.commit().await?;
-        let task = event.task();
-        tracing::info!(
-            task_id = task.id,
-            version = task.version,
-            event_type = event.event_type().as_str(),
-            event_id = cloudevent.id(),
-            "task changed"
-        );
-        self.publisher.send_later(
-            self.state.tasks.pool(),
-            &self.state.background,
-            outbox_id,
-            task.id,
-            cloudevent,
-        );
-        Ok(())
+        let (mut tx, publisher, state) = (self.tx, self.publisher.clone(), self.state.clone());
+        let work = async move {
+            let outbox_id = Outbox::enqueue(&mut tx, &cloudevent).await?;
+            tx.commit().await?;
+            let task = event.task();
+            tracing::info!(
+                task_id = task.id,
+                version = task.version,
+                event_type = event.event_type().as_str(),
+                event_id = cloudevent.id(),
+                "task changed"
+            );
+            publisher.send_later(
+                state.tasks.pool(),
+                &state.background,
+                outbox_id,
+                task.id,
+                cloudevent,
+            );
+            Ok(())
+        };
+        match self.state.background.run(work).await {
+            Ok(result) => result,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
     }
 }
 

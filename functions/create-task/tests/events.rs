@@ -177,3 +177,27 @@ async fn a_stopping_function_leaves_what_it_cannot_finish_to_the_relay() {
         "in the outbox, for the relay"
     );
 }
+
+/// A client that goes away while its change commits (wrk stopping, a
+/// browser tab closed) drops the request; a commit that went through still
+/// sends its event at once, not through the relay seconds later.
+#[tokio::test]
+async fn a_change_whose_client_went_away_during_the_commit_is_still_sent() {
+    let sink = SinkMock::accepting().await;
+    let db = TestDatabase::new().await;
+    let state = AppState::new(create_task::FUNCTION, db.pool.clone());
+    let events = publisher(create_task::FUNCTION, Some(&sink.url()), 10_000);
+    let request: task_core::task::CreateTaskRequest =
+        serde_json::from_str(r#"{"title":"the client left"}"#).unwrap();
+    let mut change = events.begin(&state).await.unwrap();
+    let task = task_core::TaskRepository::insert(change.conn(), &request.validate().unwrap())
+        .await
+        .unwrap();
+    // Polled once (the commit is under way), then dropped, as axum drops the
+    // handler of a closed connection.
+    let commit = change.commit(task_events::TaskEvent::Created(task), None);
+    assert!(tokio::time::timeout(Duration::ZERO, commit).await.is_err());
+    assert!(state.background.drain(Duration::from_secs(5)).await);
+    assert_eq!(sink.events().await.len(), 1, "sent by the function itself");
+    assert_eq!(db.count_unsent_events().await, 0);
+}

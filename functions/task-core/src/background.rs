@@ -19,6 +19,15 @@ impl Background {
         self.tasks.spawn(work);
     }
 
+    /// Runs `work` tracked, to completion even if the caller stops waiting
+    /// for it (a request whose client went away); the handle has its result.
+    pub fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.tasks.spawn(work)
+    }
+
     /// Tasks still running.
     pub fn pending(&self) -> usize {
         self.tasks.len()

@@ -322,3 +322,25 @@ async fn the_receiver_refuses_what_is_not_a_cloudevent() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn partitions_asked_for_override_the_manifests() {
+    let bootstrap = &kafka().bootstrap;
+    let ns = namespace("partitions");
+    let dir = manifests(&ns, &trigger("t", "x", "", ""));
+    let (_receiver, _url) = receiver_with(bootstrap, &dir, &ns, 5000, &["--partitions", "7"]).await;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{ns}-inspect"))
+        .create()
+        .unwrap();
+    let topic = format!("knative-broker-{ns}-b");
+    let metadata = consumer
+        .fetch_metadata(Some(&topic), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        metadata.topics()[0].partitions().len(),
+        7,
+        "the manifests say 3"
+    );
+}

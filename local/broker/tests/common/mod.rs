@@ -77,8 +77,20 @@ pub async fn receiver(
     namespace: &str,
     timeout_ms: u64,
 ) -> (Running, String) {
+    receiver_with(bootstrap, manifests, namespace, timeout_ms, &[]).await
+}
+
+/// [`receiver`], with more of the broker's options.
+pub async fn receiver_with(
+    bootstrap: &str,
+    manifests: &Path,
+    namespace: &str,
+    timeout_ms: u64,
+    options: &[&str],
+) -> (Running, String) {
     let address = format!("127.0.0.1:{}", servers::ports::free_port().unwrap());
     let child = broker(bootstrap, manifests, namespace, &address)
+        .args(options)
         .args(["receiver", "--delivery-timeout-ms", &timeout_ms.to_string()])
         .spawn()
         .expect("start the receiver");
