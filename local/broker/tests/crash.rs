@@ -71,9 +71,12 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
 
     let total = subscriber.events().await.len();
     let redelivered = total - EVENTS;
-    // Only what was in flight or not yet committed when it died comes again.
+    // Only what was in flight, or stored but not yet committed (offsets are
+    // committed every 200 ms: three ordered lanes of a 10 ms subscriber
+    // deliver at most 60 in that time), comes again. Starting over would
+    // send again all of the 100 or more delivered before the kill.
     assert!(
-        redelivered <= 10,
+        redelivered <= 60,
         "{redelivered} events redelivered after {delivered_before_kill} were delivered: it did not resume at its offsets"
     );
 }
