@@ -131,8 +131,10 @@ impl EventPublisher {
     /// Sends a committed event after the response, in the background, for
     /// at most the bound; then marks it sent (in a batch with others). An
     /// event of a task this function is still sending an earlier event of
-    /// waits for that send first, so rapid changes leave in order. On any
-    /// failure the row simply stays for the relay.
+    /// waits for that send first, so rapid changes leave in order (one left
+    /// to the relay, by a failure or full send slots, leaves later: the
+    /// history orders a task's changes by their sequence, not by arrival).
+    /// On any failure the row simply stays for the relay.
     fn send_later(
         &self,
         pool: &PgPool,
@@ -247,7 +249,7 @@ impl TaskChange<'_> {
             );
             Ok(())
         };
-        match self.state.background.run(work).await {
+        match self.state.background.spawn(work).await {
             Ok(result) => result,
             Err(error) => std::panic::resume_unwind(error.into_panic()),
         }

@@ -14,14 +14,11 @@ pub struct Background {
 }
 
 impl Background {
-    /// Runs `work` after the response, tracked.
-    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.spawn(work);
-    }
-
-    /// Runs `work` tracked, to completion even if the caller stops waiting
-    /// for it (a request whose client went away); the handle has its result.
-    pub fn run<T: Send + 'static>(
+    /// Runs `work` tracked: a stopping function waits for it (see
+    /// [`Background::drain`]), and it runs to the end even if nobody awaits
+    /// the handle (a request whose client went away). The handle has its
+    /// result, for a caller that wants it.
+    pub fn spawn<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> tokio::task::JoinHandle<T> {
@@ -59,7 +56,7 @@ mod tests {
         assert!(finished.await.is_ok());
 
         let stuck = Background::default();
-        stuck.spawn(std::future::pending());
+        stuck.spawn(std::future::pending::<()>());
         let start = std::time::Instant::now();
         assert!(!stuck.drain(Duration::from_millis(100)).await);
         assert!(start.elapsed() < Duration::from_secs(1));

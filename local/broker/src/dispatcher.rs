@@ -201,19 +201,19 @@ impl TriggerDispatch {
                             message
                         });
                     }
-                    Some(done) = in_flight.next() => self.commit(&consumer, &done),
+                    Some(done) = in_flight.next() => self.mark_done(&consumer, &done),
                 }
             }
-            // Finish what is in flight, so its offsets are committed.
+            // Finish what is in flight, so its offsets are stored and committed.
             while let Some(done) = in_flight.next().await {
-                self.commit(&consumer, &done);
+                self.mark_done(&consumer, &done);
             }
         }
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
         Ok(())
     }
 
-    /// One received event of an ordered Trigger: handled, then committed,
+    /// One received event of an ordered Trigger: handled, then marked done,
     /// before the next one of its partition.
     async fn handle_in_order(
         &self,
@@ -224,7 +224,7 @@ impl TriggerDispatch {
             Ok(message) => {
                 let message = message.detach();
                 self.handle(&message).await;
-                self.commit(consumer, &message);
+                self.mark_done(consumer, &message);
             }
             Err(err) => self.consumer_error(err).await,
         }
@@ -240,7 +240,7 @@ impl TriggerDispatch {
     /// `auto.commit.interval.ms` (and on shutdown), not one request per
     /// event. Futures complete in consumption order, so a stored offset never
     /// skips an event still in flight.
-    fn commit(&self, consumer: &StreamConsumer, message: &OwnedMessage) {
+    fn mark_done(&self, consumer: &StreamConsumer, message: &OwnedMessage) {
         let mut offsets = TopicPartitionList::new();
         let next = Offset::Offset(message.offset() + 1);
         if offsets
