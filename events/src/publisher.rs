@@ -227,26 +227,44 @@ impl TaskChange<'_> {
         event: TaskEvent,
         traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        let cloudevent = self.publisher.cloudevent(&event, traceparent);
+        self.commit_all([(event, traceparent)]).await
+    }
+
+    /// [`TaskChange::commit`] for several changes written in this one
+    /// transaction (creates written together): one outbox statement, one
+    /// commit, each event sent on its own.
+    pub async fn commit_all<'t>(
+        self,
+        changes: impl IntoIterator<Item = (TaskEvent, Option<&'t str>)>,
+    ) -> Result<(), sqlx::Error> {
+        let (events, cloudevents): (Vec<TaskEvent>, Vec<Event>) = changes
+            .into_iter()
+            .map(|(event, traceparent)| {
+                let cloudevent = self.publisher.cloudevent(&event, traceparent);
+                (event, cloudevent)
+            })
+            .unzip();
         let (mut tx, publisher, state) = (self.tx, self.publisher.clone(), self.state.clone());
         let work = async move {
-            let outbox_id = Outbox::enqueue(&mut tx, &cloudevent).await?;
+            let outbox_ids = Outbox::enqueue_all(&mut tx, &cloudevents).await?;
             tx.commit().await?;
-            let task = event.task();
-            tracing::info!(
-                task_id = task.id,
-                version = task.version,
-                event_type = event.event_type().as_str(),
-                event_id = cloudevent.id(),
-                "task changed"
-            );
-            publisher.send_later(
-                state.tasks.pool(),
-                &state.background,
-                outbox_id,
-                task.id,
-                cloudevent,
-            );
+            for ((event, cloudevent), outbox_id) in events.iter().zip(cloudevents).zip(outbox_ids) {
+                let task = event.task();
+                tracing::info!(
+                    task_id = task.id,
+                    version = task.version,
+                    event_type = event.event_type().as_str(),
+                    event_id = cloudevent.id(),
+                    "task changed"
+                );
+                publisher.send_later(
+                    state.tasks.pool(),
+                    &state.background,
+                    outbox_id,
+                    task.id,
+                    cloudevent,
+                );
+            }
             Ok(())
         };
         match self.state.background.spawn(work).await {

@@ -3,12 +3,13 @@ use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::CreatedTask;
 use task_core::task::{CreateTaskRequest, Task};
-use task_core::{ApiError, AppState, TaskRepository};
-use task_events::TaskEvent;
-use task_events::publisher::EventPublisher;
+use task_core::ApiError;
+
+use crate::queue::CreateQueue;
 
 /// Creates a task. The title is trimmed; everything else is stored as sent.
-/// Emits `task.created`.
+/// Emits `task.created`. Written with the creates that arrive meanwhile
+/// ([`CreateQueue`]).
 #[utoipa::path(
     post,
     path = "/api/tasks",
@@ -25,16 +26,11 @@ use task_events::publisher::EventPublisher;
     )
 )]
 pub async fn create_task(
-    State(state): State<AppState>,
-    State(events): State<EventPublisher>,
-    traceparent: TraceParent,
+    State(creates): State<CreateQueue>,
+    TraceParent(traceparent): TraceParent,
     JsonBody(request): JsonBody<CreateTaskRequest>,
 ) -> Result<CreatedTask, ApiError> {
     let new_task = request.validate()?;
-    let mut change = events.begin(&state).await?;
-    let task = TaskRepository::insert(change.conn(), &new_task).await?;
-    change
-        .commit(TaskEvent::Created(task.clone()), traceparent.as_deref())
-        .await?;
+    let task = creates.create(new_task, traceparent).await?;
     Ok(CreatedTask(task))
 }

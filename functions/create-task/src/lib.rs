@@ -1,17 +1,21 @@
 //! `create-task`: `POST /api/tasks`.
 //!
-//! Where its parts live: the SQL in `TaskRepository::insert`
-//! (`functions/task-core/src/repository.rs`); the event (`task.created`) in
+//! Where its parts live: the SQL in `TaskRepository::insert_all`
+//! (`functions/task-core/src/repository.rs`), creates written together by
+//! [`queue::CreateQueue`]; the event (`task.created`) in
 //! `events/src/payloads.rs`, stored and sent by `events/src/publisher.rs`
 //! (catalogue: `events/README.md`); the manifest in
 //! `knative/base/functions/create-task.yaml`.
 
 pub mod handler;
+pub mod queue;
 
 use axum::Router;
 use axum::routing::post;
 use task_core::FunctionRoutes;
-use task_events::publisher::{EventPublisher, WriteState};
+use task_events::publisher::EventPublisher;
+
+use crate::queue::CreateQueue;
 
 /// This function's name in the route table, on Knative and in `.local/stack.json`.
 pub const FUNCTION: &str = "create-task";
@@ -20,6 +24,6 @@ pub const FUNCTION: &str = "create-task";
 pub fn router(events: EventPublisher) -> FunctionRoutes {
     FunctionRoutes::with_state(
         Router::new().route("/api/tasks", post(handler::create_task)),
-        move |app| WriteState { app, events },
+        move |app| CreateQueue::new(app, events),
     )
 }

@@ -147,8 +147,31 @@ impl From<Vec<FieldError>> for ApiError {
 impl From<sqlx::Error> for ApiError {
     #[track_caller]
     fn from(source: sqlx::Error) -> Self {
+        let unavailable = is_unavailable(&source);
+        Self::from_source(source, unavailable, Location::caller())
+    }
+}
+
+impl ApiError {
+    /// The answer to each of `requests` that one failed statement served
+    /// (creates written together): the first carries `source` itself, the
+    /// others the same answer with its text (a `sqlx::Error` is not Clone).
+    #[track_caller]
+    pub fn for_each_of(requests: usize, source: sqlx::Error) -> Vec<ApiError> {
         let at = Location::caller();
-        if is_unavailable(&source) {
+        let unavailable = is_unavailable(&source);
+        let text = source.to_string();
+        let mut answers = vec![Self::from_source(source, unavailable, at)];
+        answers.extend((1..requests).map(|_| {
+            let copy = sqlx::Error::Io(std::io::Error::other(text.clone()));
+            Self::from_source(copy, unavailable, at)
+        }));
+        answers.truncate(requests);
+        answers
+    }
+
+    fn from_source(source: sqlx::Error, unavailable: bool, at: &'static Location<'static>) -> Self {
+        if unavailable {
             Self::Unavailable { source, at }
         } else {
             Self::Internal { source, at }
@@ -225,6 +248,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_failure_shared_by_several_requests_answers_each_alike() {
+        let answers = ApiError::for_each_of(3, sqlx::Error::PoolTimedOut);
+        assert_eq!(answers.len(), 3);
+        assert!(answers.iter().all(|answer| answer.status() == StatusCode::SERVICE_UNAVAILABLE));
+        let answers = ApiError::for_each_of(2, sqlx::Error::RowNotFound);
+        assert!(answers.iter().all(|answer| answer.status() == StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(ApiError::for_each_of(0, sqlx::Error::RowNotFound).is_empty());
     }
 
     #[test]
