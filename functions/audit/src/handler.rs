@@ -4,18 +4,20 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use cloudevents::binding::http::to_event;
 use cloudevents::{AttributesReader, Event};
-use task_core::audit_log::AuditRecord;
-use task_core::{ApiError, AppState};
+use task_core::ApiError;
 use task_events::TaskEvent;
 use task_events::cloudevent::{JSON, decode_header_values, parse_task_event};
+
+use crate::record::{AuditState, Received};
 
 /// Records a task event, in binary or structured mode. 204 (empty: a reply
 /// event would be published again by the broker) once the row is committed,
 /// also for an event already recorded; 400 for anything that is not a valid
 /// task event (the Trigger then dead-letters it); 503 while the database is
-/// down (the Trigger retries).
+/// down (the Trigger retries). Recorded with the deliveries that arrive
+/// meanwhile ([`AuditState`]).
 pub async fn receive_event(
-    State(state): State<AppState>,
+    State(state): State<AuditState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
@@ -37,14 +39,13 @@ pub async fn receive_event(
     let stored = serde_json::to_value(&stored)
         .map_err(|err| ApiError::BadRequest(format!("the event cannot be stored: {err}")))?;
     let written = state
-        .audit_log
-        .record(&AuditRecord {
-            event_type: event.ty(),
+        .record(Received {
+            event_type: event.ty().to_owned(),
             task_id,
             task_sequence: task_event.sequence(),
-            event: &stored,
-            event_id: event.id(),
-            event_source: event.source(),
+            event: stored,
+            event_id: event.id().to_owned(),
+            event_source: event.source().to_string(),
             event_time: event.time().copied(),
         })
         .await?;

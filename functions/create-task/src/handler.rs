@@ -1,9 +1,9 @@
 use axum::extract::State;
+use task_core::ApiError;
 use task_core::extract::{JsonBody, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::CreatedTask;
 use task_core::task::{CreateTaskRequest, Task};
-use task_core::ApiError;
 
 use crate::queue::CreateQueue;
 

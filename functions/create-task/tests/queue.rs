@@ -39,21 +39,34 @@ async fn creates_that_arrive_together_share_commits_and_each_gets_its_own_task_a
 
     for ((status, task), title) in answers.iter().zip(&titles) {
         assert_eq!(*status, 201, "{task}");
-        assert_eq!(task["title"], *title, "each create answered with its own task");
+        assert_eq!(
+            task["title"], *title,
+            "each create answered with its own task"
+        );
     }
-    let mut ids: Vec<i64> = answers.iter().map(|(_, task)| task["id"].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> = answers
+        .iter()
+        .map(|(_, task)| task["id"].as_i64().unwrap())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 60);
     let transactions = writing_transactions(&app).await;
-    assert!(transactions < 60, "60 creates at once took {transactions} commits");
+    assert!(
+        transactions < 60,
+        "60 creates at once took {transactions} commits"
+    );
 
     app.settle().await;
     let events = sink.events().await;
     assert_eq!(events.len(), 60, "one event per create");
     for event in &events {
         let id = event.body["id"].to_string();
-        assert_eq!(event.header("ce-subject"), id, "each event carries its own task");
+        assert_eq!(
+            event.header("ce-subject"),
+            id,
+            "each event carries its own task"
+        );
     }
     let outbox_matches: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM event_outbox o JOIN tasks t ON t.id = o.task_id \
@@ -62,7 +75,10 @@ async fn creates_that_arrive_together_share_commits_and_each_gets_its_own_task_a
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    assert_eq!(outbox_matches, 60, "each task's outbox row holds its own event, sent");
+    assert_eq!(
+        outbox_matches, 60,
+        "each task's outbox row holds its own event, sent"
+    );
 }
 
 #[tokio::test]
@@ -87,6 +103,10 @@ async fn a_row_the_database_refuses_fails_only_its_own_create() {
     }
     assert_eq!(app.db.count_tasks().await, 39);
     app.settle().await;
-    assert_eq!(app.db.count_events().await, 39, "no event for the refused create");
+    assert_eq!(
+        app.db.count_events().await,
+        39,
+        "no event for the refused create"
+    );
     assert_eq!(sink.events().await.len(), 39);
 }

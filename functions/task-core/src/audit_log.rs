@@ -1,5 +1,7 @@
 //! All SQL on the `task_audit_log` table.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -34,25 +36,59 @@ impl AuditLog {
     /// Records an event once: a second delivery of the same (source, id)
     /// only counts the delivery. Returns whether this call wrote the row.
     pub async fn record(&self, record: &AuditRecord<'_>) -> Result<bool, sqlx::Error> {
-        sqlx::query_scalar!(
+        let written = self.record_all(std::slice::from_ref(record)).await?;
+        written.first().copied().ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// [`AuditLog::record`] for several events in one statement; for each,
+    /// whether this call wrote its row. No two may share a (source, id): one
+    /// statement cannot update a row twice.
+    pub async fn record_all(&self, records: &[AuditRecord<'_>]) -> Result<Vec<bool>, sqlx::Error> {
+        let types: Vec<&str> = records.iter().map(|record| record.event_type).collect();
+        let ids: Vec<&str> = records.iter().map(|record| record.event_id).collect();
+        let sources: Vec<&str> = records.iter().map(|record| record.event_source).collect();
+        let task_ids: Vec<i64> = records.iter().map(|record| record.task_id).collect();
+        let sequences: Vec<i32> = records.iter().map(|record| record.task_sequence).collect();
+        let events: Vec<&Value> = records.iter().map(|record| record.event).collect();
+        let times: Vec<Option<DateTime<Utc>>> =
+            records.iter().map(|record| record.event_time).collect();
+        let rows = sqlx::query!(
             r#"
             INSERT INTO task_audit_log
                 (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            SELECT event_type, task_id, task_sequence, event_data, event_id, event_source, event_time
+            FROM unnest($1::text[], $2::int8[], $3::int4[], $4::jsonb[], $5::text[], $6::text[],
+                        $7::timestamptz[])
+                 WITH ORDINALITY AS received (event_type, task_id, task_sequence, event_data,
+                                              event_id, event_source, event_time, position)
+            ORDER BY position
             ON CONFLICT (event_source, event_id)
                 DO UPDATE SET deliveries = task_audit_log.deliveries + 1
-            RETURNING deliveries = 1 AS "first!"
+            RETURNING event_source, event_id, deliveries = 1 AS "first!"
             "#,
-            record.event_type,
-            record.task_id,
-            record.task_sequence,
-            record.event,
-            record.event_id,
-            record.event_source,
-            record.event_time,
+            &types as &[&str],
+            &task_ids,
+            &sequences,
+            &events as &[&Value],
+            &ids as &[&str],
+            &sources as &[&str],
+            &times as &[Option<DateTime<Utc>>],
         )
-        .fetch_one(&self.pool)
-        .await
+        .fetch_all(&self.pool)
+        .await?;
+        let first: HashMap<(String, String), bool> = rows
+            .into_iter()
+            .map(|row| ((row.event_source, row.event_id), row.first))
+            .collect();
+        records
+            .iter()
+            .map(|record| {
+                first
+                    .get(&(record.event_source.to_owned(), record.event_id.to_owned()))
+                    .copied()
+                    .ok_or(sqlx::Error::RowNotFound)
+            })
+            .collect()
     }
 
     /// One page of a task's events, the newest change first (in the order

@@ -254,9 +254,17 @@ mod tests {
     fn a_failure_shared_by_several_requests_answers_each_alike() {
         let answers = ApiError::for_each_of(3, sqlx::Error::PoolTimedOut);
         assert_eq!(answers.len(), 3);
-        assert!(answers.iter().all(|answer| answer.status() == StatusCode::SERVICE_UNAVAILABLE));
+        assert!(
+            answers
+                .iter()
+                .all(|answer| answer.status() == StatusCode::SERVICE_UNAVAILABLE)
+        );
         let answers = ApiError::for_each_of(2, sqlx::Error::RowNotFound);
-        assert!(answers.iter().all(|answer| answer.status() == StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(
+            answers
+                .iter()
+                .all(|answer| answer.status() == StatusCode::INTERNAL_SERVER_ERROR)
+        );
         assert!(ApiError::for_each_of(0, sqlx::Error::RowNotFound).is_empty());
     }
 

@@ -30,6 +30,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod extract;
 #[cfg(feature = "server")]
+pub mod group_commit;
+#[cfg(feature = "server")]
 pub mod health;
 #[cfg(feature = "server")]
 pub mod repository;

@@ -117,8 +117,10 @@ impl TaskRepository {
         tasks: &[&NewTask],
     ) -> Result<Vec<Task>, sqlx::Error> {
         let titles: Vec<&str> = tasks.iter().map(|task| &*task.title).collect();
-        let descriptions: Vec<Option<&str>> =
-            tasks.iter().map(|task| task.description.as_deref()).collect();
+        let descriptions: Vec<Option<&str>> = tasks
+            .iter()
+            .map(|task| task.description.as_deref())
+            .collect();
         let statuses: Vec<&str> = tasks.iter().map(|task| task.status.as_str()).collect();
         let mut created = sqlx::query_as!(
             Task,
