@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use task_core::audit_log::{AuditLog, AuditRecord};
-use task_core::group_commit::{BatchWrite, GroupCommit, refused_rows};
+use task_core::group_commit::{BatchWrite, GroupCommit, answer_failed_batch};
 use task_core::{ApiError, AppState};
 
 /// A checked delivery, ready to be recorded (owned: it waits for its batch).
@@ -100,24 +100,17 @@ impl BatchWrite for RecordDeliveries {
                         answers[at] = Some(Ok(written));
                     }
                 }
-                // The database refused a row: each alone finds which.
-                Err(error) if now.len() > 1 && refused_rows(&error) => {
-                    for at in now {
-                        answers[at] = Some(
-                            self.log
-                                .record(&batch[at].record())
-                                .await
-                                .map_err(ApiError::from),
-                        );
-                    }
-                }
+                // Everything not yet answered goes by the group commit's rule
+                // (a refused row: each alone; anything else: the same answer).
                 Err(error) => {
                     let unanswered: Vec<usize> = now.into_iter().chain(later).collect();
-                    for (at, answer) in unanswered
-                        .iter()
-                        .zip(ApiError::for_each_of(unanswered.len(), error))
-                    {
-                        answers[*at] = Some(Err(answer));
+                    let items: Vec<&Received> = unanswered.iter().map(|&at| &batch[at]).collect();
+                    let failed = answer_failed_batch(&items, error, |received| async move {
+                        self.log.record(&received.record()).await
+                    })
+                    .await;
+                    for (at, answer) in unanswered.into_iter().zip(failed) {
+                        answers[at] = Some(answer);
                     }
                     break;
                 }

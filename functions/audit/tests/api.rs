@@ -1,5 +1,6 @@
 //! The audit function against a real PostgreSQL: binary and structured mode,
-//! redelivery, bad events, percent-encoded headers, a database that is down.
+//! redelivery, bad events, percent-encoded headers, a database that is down,
+//! deliveries that arrive together (recorded together, each answered alone).
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -258,4 +259,79 @@ async fn the_largest_valid_change_is_recorded_and_only_what_no_broker_carries_is
     huge["description"] = json!("x".repeat(task_events::MAX_EVENT_BYTES));
     let response = post_binary(&app, &binary_headers("huge", "task.created", "11"), &huge).await;
     assert_problem(response, 413).await;
+}
+
+/// Delivers events `ids` (binary mode, one per task) all at once; the status of each.
+async fn deliver_all(app: &TestApp, ids: &[String]) -> Vec<u16> {
+    let deliveries = ids.iter().enumerate().map(|(n, id)| async move {
+        let subject = (n as i64 + 1).to_string();
+        let response = app
+            .client
+            .post(app.url("/"))
+            .header("content-type", "application/json")
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-type", "task.created")
+            .header("ce-source", "/functions/create-task")
+            .header("ce-subject", &subject)
+            .header("ce-partitionkey", &subject)
+            .body(task(n as i64 + 1).to_string())
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    });
+    futures::future::join_all(deliveries).await
+}
+
+#[tokio::test]
+async fn deliveries_that_arrive_together_share_commits_and_an_event_sent_twice_is_one_row() {
+    let app = TestApp::spawn(audit::FUNCTION, audit::router()).await;
+    let mut ids: Vec<String> = (0..60).map(|n| format!("evt-{n}")).collect();
+    // One event delivered five times at once (resends racing the first).
+    for n in [40, 45, 50, 55] {
+        ids[n] = "evt-30".into();
+    }
+
+    let statuses = deliver_all(&app, &ids).await;
+
+    assert!(statuses.iter().all(|status| *status == 204), "{statuses:?}");
+    assert_eq!(app.db.count_audit_rows().await, 56);
+    let deliveries: i32 =
+        sqlx::query_scalar("SELECT deliveries FROM task_audit_log WHERE event_id = 'evt-30'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(deliveries, 5, "each delivery counted");
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM task_audit_log")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        transactions < 56,
+        "56 events at once took {transactions} commits"
+    );
+}
+
+#[tokio::test]
+async fn an_event_the_database_refuses_fails_only_its_own_delivery() {
+    let app = TestApp::spawn(audit::FUNCTION, audit::router()).await;
+    // A rule the parsing does not know: only the database refuses it.
+    sqlx::query(
+        "ALTER TABLE task_audit_log ADD CONSTRAINT no_refused CHECK (event_id <> 'refused')",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    // Late among deliveries sent at once: recorded in a batch with others.
+    let mut ids: Vec<String> = (0..40).map(|n| format!("evt-{n}")).collect();
+    ids[30] = "refused".into();
+
+    let statuses = deliver_all(&app, &ids).await;
+
+    for (n, status) in statuses.iter().enumerate() {
+        assert_eq!(*status, if n == 30 { 500 } else { 204 }, "delivery {n}");
+    }
+    assert_eq!(app.db.count_audit_rows().await, 39);
 }

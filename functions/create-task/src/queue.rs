@@ -3,7 +3,7 @@
 //! one commit; each create still gets its own task and its own event.
 
 use axum::extract::FromRef;
-use task_core::group_commit::{BatchWrite, GroupCommit, refused_rows};
+use task_core::group_commit::{BatchWrite, GroupCommit, answer_failed_batch};
 use task_core::task::{NewTask, Task};
 use task_core::{ApiError, AppState, TaskRepository};
 use task_events::TaskEvent;
@@ -62,24 +62,9 @@ impl BatchWrite for WriteCreates {
     async fn write(&self, batch: Vec<Create>) -> Vec<Result<Task, ApiError>> {
         match self.write_together(&batch).await {
             Ok(tasks) => tasks.into_iter().map(Ok).collect(),
-            // The database refused a row: each create alone finds which, and
-            // only that one fails.
-            Err(error) if batch.len() > 1 && refused_rows(&error) => {
-                let mut answers = Vec::with_capacity(batch.len());
-                for create in &batch {
-                    let written = self.write_together(std::slice::from_ref(create)).await;
-                    answers.push(written.map_err(ApiError::from).and_then(|mut tasks| {
-                        tasks.pop().ok_or(ApiError::from(sqlx::Error::RowNotFound))
-                    }));
-                }
-                answers
+            Err(error) => {
+                answer_failed_batch(&batch, error, |create| self.write_alone(create)).await
             }
-            // Nothing was written (or, if the commit's answer was lost, maybe
-            // all was): every create of the batch gets the same answer.
-            Err(error) => ApiError::for_each_of(batch.len(), error)
-                .into_iter()
-                .map(Err)
-                .collect(),
         }
     }
 }
@@ -94,5 +79,10 @@ impl WriteCreates {
         let traceparents = batch.iter().map(|(_, traceparent)| traceparent.as_deref());
         change.commit_all(events.zip(traceparents)).await?;
         Ok(tasks)
+    }
+
+    async fn write_alone(&self, create: &Create) -> Result<Task, sqlx::Error> {
+        let mut tasks = self.write_together(std::slice::from_ref(create)).await?;
+        tasks.pop().ok_or(sqlx::Error::RowNotFound)
     }
 }

@@ -86,11 +86,6 @@ impl<W: BatchWrite> GroupCommit<W> {
         }
     }
 
-    /// What `write` does for batches.
-    pub fn writes(&self) -> &W {
-        &self.shared.write
-    }
-
     /// Writes `item` (with the items that arrived meanwhile); answers once
     /// its batch is committed.
     pub async fn write(&self, item: W::Item) -> Result<W::Output, ApiError> {
@@ -174,10 +169,36 @@ impl<W: BatchWrite> Drop for Writer<W> {
     }
 }
 
+/// The answers to `batch` after its statement failed with `error`. If the
+/// database refused a row, each item goes again alone through `alone`, so
+/// only the bad one fails. Any other failure answers every item alike: it
+/// may have been the commit's, whose outcome is unknown, so nothing is
+/// written again.
+pub async fn answer_failed_batch<'a, T, R, Alone>(
+    batch: &'a [T],
+    error: sqlx::Error,
+    alone: impl Fn(&'a T) -> Alone,
+) -> Vec<Result<R, ApiError>>
+where
+    Alone: Future<Output = Result<R, sqlx::Error>>,
+{
+    if batch.len() > 1 && refused_rows(&error) {
+        let mut answers = Vec::with_capacity(batch.len());
+        for item in batch {
+            answers.push(alone(item).await.map_err(ApiError::from));
+        }
+        answers
+    } else {
+        ApiError::for_each_of(batch.len(), error)
+            .into_iter()
+            .map(Err)
+            .collect()
+    }
+}
+
 /// A data exception (22) or an integrity constraint violation (23): the rows
-/// themselves were refused, not the database unavailable. A batch refused so
-/// is worth writing again item by item: only the bad item fails then.
-pub fn refused_rows(error: &sqlx::Error) -> bool {
+/// themselves were refused, not the database unavailable.
+fn refused_rows(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => db
             .code()
@@ -226,7 +247,7 @@ mod tests {
         let queue = GroupCommit::new(Doubling::default(), Background::default());
         assert_eq!(queue.write(4).await.unwrap(), 8);
         assert_eq!(queue.write(5).await.unwrap(), 10);
-        assert_eq!(*queue.writes().batches.lock().unwrap(), vec![1, 1]);
+        assert_eq!(*queue.shared.write.batches.lock().unwrap(), vec![1, 1]);
     }
 
     #[tokio::test]
@@ -242,11 +263,11 @@ mod tests {
                 n => assert_eq!(answer.unwrap(), n * 2),
             }
         }
-        let batches = queue.writes().batches.lock().unwrap().clone();
+        let batches = queue.shared.write.batches.lock().unwrap().clone();
         assert_eq!(batches.iter().sum::<usize>(), 200);
         assert!(batches.len() < 200, "{batches:?}");
         assert!(batches.iter().all(|size| *size <= BATCH_AT_MOST));
-        let most = queue.writes().most_running.load(Ordering::SeqCst);
+        let most = queue.shared.write.most_running.load(Ordering::SeqCst);
         assert!(most <= WRITERS, "{most} batches at once");
         assert_eq!(queue.lock().writers, 0, "every writer done");
     }
