@@ -1,6 +1,8 @@
--- What create-task runs for POST /api/tasks: the task and its event in one
--- transaction; then, after the answer, the event marked sent (the function
--- marks in batches, without waiting for the commit to be flushed). These
+-- What create-task runs for one POST /api/tasks alone: the task and its
+-- event in one transaction; then, after the answer, the event marked sent
+-- (the function marks in batches, without waiting for the commit to be
+-- flushed). Creates that arrive together share one transaction in the
+-- function (its group commit); this limit gives each its own. These
 -- events are never sent, so they are marked audited too: the relay must not
 -- send them, and the bench waits for every real event to be audited.
 BEGIN;
