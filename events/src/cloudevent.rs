@@ -26,20 +26,35 @@ pub fn source(function: &str) -> String {
 /// Builds the CloudEvent of `event`, emitted by `function`, with a new UUIDv7 id.
 pub fn to_cloudevent(event: &TaskEvent, function: &str, traceparent: Option<&str>) -> Event {
     let task_id = event.task().id.to_string();
-    let mut builder = EventBuilderV10::new()
-        .id(Uuid::now_v7().to_string())
-        .ty(event.event_type().as_str())
-        .source(source(function))
+    new_event(event.event_type(), function, traceparent)
         .subject(task_id.clone())
-        .time(Utc::now())
         .extension(PARTITION_KEY, task_id)
-        .data(JSON, event.data());
-    if let Some(traceparent) = traceparent {
-        builder = builder.extension(TRACEPARENT, traceparent);
-    }
-    builder
+        .data(JSON, event.data())
         .build()
         .expect("a task event sets every required attribute")
+}
+
+/// The `task.created` of a task the database has yet to number: every
+/// attribute but `subject` and `partitionkey`, and `data` null. The
+/// statement that inserts the task sets those three from its row
+/// (`Outbox::create_tasks`), so the event is complete once stored.
+pub fn unnumbered_created(function: &str, traceparent: Option<&str>) -> Event {
+    new_event(TaskEventType::Created, function, traceparent)
+        .data(JSON, Value::Null)
+        .build()
+        .expect("a task event sets every required attribute")
+}
+
+fn new_event(ty: TaskEventType, function: &str, traceparent: Option<&str>) -> EventBuilderV10 {
+    let builder = EventBuilderV10::new()
+        .id(Uuid::now_v7().to_string())
+        .ty(ty.as_str())
+        .source(source(function))
+        .time(Utc::now());
+    match traceparent {
+        Some(traceparent) => builder.extension(TRACEPARENT, traceparent),
+        None => builder,
+    }
 }
 
 /// Why a CloudEvent is not a task event we accept.

@@ -16,9 +16,11 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use task_core::AppState;
 use task_core::background::Background;
 use task_core::config::{ConfigError, millis, setting};
+use task_core::task::{NewTask, Task};
 use tokio::sync::{Semaphore, watch};
 
-use crate::cloudevent::to_cloudevent;
+use crate::catalogue::TaskEventType;
+use crate::cloudevent::{to_cloudevent, unnumbered_created};
 use crate::outbox::Outbox;
 use crate::payloads::TaskEvent;
 use crate::sink::EventSink;
@@ -227,41 +229,18 @@ impl TaskChange<'_> {
         event: TaskEvent,
         traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        self.commit_all([(event, traceparent)]).await
-    }
-
-    /// [`TaskChange::commit`] for several changes written in this one
-    /// transaction (creates written together): one outbox statement, one
-    /// commit, each event sent on its own.
-    pub async fn commit_all<'t>(
-        self,
-        changes: impl IntoIterator<Item = (TaskEvent, Option<&'t str>)>,
-    ) -> Result<(), sqlx::Error> {
-        let (events, cloudevents): (Vec<TaskEvent>, Vec<Event>) = changes
-            .into_iter()
-            .map(|(event, traceparent)| {
-                let cloudevent = self.publisher.cloudevent(&event, traceparent);
-                (event, cloudevent)
-            })
-            .unzip();
+        let cloudevent = self.publisher.cloudevent(&event, traceparent);
         let (mut tx, publisher, state) = (self.tx, self.publisher.clone(), self.state.clone());
         let work = async move {
-            let outbox_ids = Outbox::enqueue_all(&mut tx, &cloudevents).await?;
+            let outbox_ids =
+                Outbox::enqueue_all(&mut tx, std::slice::from_ref(&cloudevent)).await?;
             tx.commit().await?;
-            for ((event, cloudevent), outbox_id) in events.iter().zip(cloudevents).zip(outbox_ids) {
-                let task = event.task();
-                tracing::info!(
-                    task_id = task.id,
-                    version = task.version,
-                    event_type = event.event_type().as_str(),
-                    event_id = cloudevent.id(),
-                    "task changed"
-                );
-                publisher.send_later(
-                    state.tasks.pool(),
-                    &state.background,
+            if let Some(&outbox_id) = outbox_ids.first() {
+                publisher.committed(
+                    &state,
+                    event.task(),
+                    event.event_type(),
                     outbox_id,
-                    task.id,
                     cloudevent,
                 );
             }
@@ -271,6 +250,66 @@ impl TaskChange<'_> {
             Ok(result) => result,
             Err(error) => std::panic::resume_unwind(error.into_panic()),
         }
+    }
+}
+
+impl EventPublisher {
+    /// Creates tasks, each with its `task.created` event, in one statement
+    /// (its own transaction: [`Outbox::create_tasks`]); once committed, the
+    /// events are sent in the background and the tasks returned, in the
+    /// given order. Called where it is not dropped half-way (create-task's
+    /// group commit writers run as background tasks), so a create that
+    /// committed always schedules its send.
+    pub async fn create_tasks(
+        &self,
+        state: &AppState,
+        creates: &[(&NewTask, Option<&str>)],
+    ) -> Result<Vec<Task>, sqlx::Error> {
+        let new_tasks: Vec<&NewTask> = creates.iter().map(|(task, _)| *task).collect();
+        let unnumbered: Vec<Event> = creates
+            .iter()
+            .map(|(_, traceparent)| unnumbered_created(self.function, *traceparent))
+            .collect();
+        let created = Outbox::create_tasks(state.tasks.pool(), &new_tasks, &unnumbered).await?;
+        Ok(created
+            .into_iter()
+            .map(|created| {
+                let (task, outbox_id) = (created.task, created.outbox_id);
+                self.committed(
+                    state,
+                    &task,
+                    TaskEventType::Created,
+                    outbox_id,
+                    created.event,
+                );
+                task
+            })
+            .collect())
+    }
+
+    /// A committed change: logged, and its event sent in the background.
+    fn committed(
+        &self,
+        state: &AppState,
+        task: &Task,
+        event_type: TaskEventType,
+        outbox_id: i64,
+        cloudevent: Event,
+    ) {
+        tracing::info!(
+            task_id = task.id,
+            version = task.version,
+            event_type = event_type.as_str(),
+            event_id = cloudevent.id(),
+            "task changed"
+        );
+        self.send_later(
+            state.tasks.pool(),
+            &state.background,
+            outbox_id,
+            task.id,
+            cloudevent,
+        );
     }
 }
 

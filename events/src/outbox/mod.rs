@@ -5,7 +5,10 @@
 //! This module is the sending side: enqueue, lease a batch, record what the
 //! sink answered. [`ledger`] holds the reconciliation with the audit log.
 
+mod created;
 pub mod ledger;
+
+pub use created::CreatedTask;
 
 use std::time::Duration;
 

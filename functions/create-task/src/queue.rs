@@ -1,12 +1,11 @@
 //! Creates that arrive together are written together (a group commit, see
-//! [`task_core::group_commit`]): one transaction, one statement per table,
-//! one commit; each create still gets its own task and its own event.
+//! [`task_core::group_commit`]): one statement for the tasks and their
+//! events, one commit; each create still gets its own task and its own event.
 
 use axum::extract::FromRef;
 use task_core::group_commit::{BatchWrite, GroupCommit, answer_failed_batch};
 use task_core::task::{NewTask, Task};
-use task_core::{ApiError, AppState, TaskRepository};
-use task_events::TaskEvent;
+use task_core::{ApiError, AppState};
 use task_events::publisher::EventPublisher;
 
 /// A create waiting for its batch: the task and the request's traceparent.
@@ -70,15 +69,13 @@ impl BatchWrite for WriteCreates {
 }
 
 impl WriteCreates {
-    /// One transaction: the tasks, their events in the outbox, one commit.
+    /// One statement: the tasks and their events, committed together.
     async fn write_together(&self, batch: &[Create]) -> Result<Vec<Task>, sqlx::Error> {
-        let new_tasks: Vec<&NewTask> = batch.iter().map(|(task, _)| task).collect();
-        let mut change = self.events.begin(&self.app).await?;
-        let tasks = TaskRepository::insert_all(change.conn(), &new_tasks).await?;
-        let events = tasks.iter().cloned().map(TaskEvent::Created);
-        let traceparents = batch.iter().map(|(_, traceparent)| traceparent.as_deref());
-        change.commit_all(events.zip(traceparents)).await?;
-        Ok(tasks)
+        let creates: Vec<(&NewTask, Option<&str>)> = batch
+            .iter()
+            .map(|(task, traceparent)| (task, traceparent.as_deref()))
+            .collect();
+        self.events.create_tasks(&self.app, &creates).await
     }
 
     async fn write_alone(&self, create: &Create) -> Result<Task, sqlx::Error> {

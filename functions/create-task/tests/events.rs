@@ -61,6 +61,65 @@ async fn a_create_sends_one_binary_mode_task_created_event() {
     );
 }
 
+/// The event is built in the statement that inserts the task: what the
+/// outbox holds (and the relay would send) is what the function sent, and
+/// its data reads exactly as the function's answer.
+#[tokio::test]
+async fn the_stored_event_is_the_sent_event() {
+    let sink = SinkMock::accepting().await;
+    let app = app_with_sink(&sink.url(), 500).await;
+    let response = app
+        .client
+        .post(app.url("/api/tasks"))
+        .header("traceparent", TRACEPARENT)
+        .json(&serde_json::json!({"title": "  Renew passport ", "status": "in_progress"}))
+        .send()
+        .await
+        .unwrap();
+    let task: Value = response.json().await.unwrap();
+    app.settle().await;
+    let sent = &sink.events().await[0];
+    let stored: Value = sqlx::query_scalar("SELECT event FROM event_outbox")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let id = task["id"].to_string();
+    assert_eq!(stored["data"], task);
+    assert_eq!(stored["data"], sent.body);
+    assert_eq!(stored["id"], sent.header("ce-id"));
+    // The same instant (binary mode writes its offset as +00:00).
+    let instant = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    assert_eq!(
+        instant(stored["time"].as_str().unwrap()),
+        instant(sent.header("ce-time"))
+    );
+    assert_eq!(stored["subject"], id.as_str());
+    assert_eq!(stored["partitionkey"], id.as_str());
+    assert_eq!(stored["type"], "task.created");
+    assert_eq!(stored["source"], "/functions/create-task");
+    assert_eq!(stored["traceparent"], TRACEPARENT);
+    assert_eq!(stored["datacontenttype"], "application/json");
+}
+
+/// `rfc3339` (a migration) writes a timestamp as chrono does: the fraction
+/// in as few of 0, 3 or 6 digits as keep it exact.
+#[tokio::test]
+async fn the_database_writes_timestamps_as_the_functions_do() {
+    let db = TestDatabase::new().await;
+    let second = chrono::DateTime::parse_from_rfc3339("2026-11-29T23:58:33Z")
+        .unwrap()
+        .to_utc();
+    for micros in [0, 1, 120_000, 123_000, 123_456, 500_000, 999_999] {
+        let time = second + chrono::Duration::microseconds(micros);
+        let written: String = sqlx::query_scalar("SELECT rfc3339($1)")
+            .bind(time)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(Value::from(written), serde_json::to_value(time).unwrap());
+    }
+}
+
 #[tokio::test]
 async fn without_a_traceparent_none_is_invented() {
     let sink = SinkMock::accepting().await;
