@@ -232,18 +232,15 @@ impl TaskChange<'_> {
         let cloudevent = self.publisher.cloudevent(&event, traceparent);
         let (mut tx, publisher, state) = (self.tx, self.publisher.clone(), self.state.clone());
         let work = async move {
-            let outbox_ids =
-                Outbox::enqueue_all(&mut tx, std::slice::from_ref(&cloudevent)).await?;
+            let outbox_id = Outbox::enqueue(&mut tx, &cloudevent).await?;
             tx.commit().await?;
-            if let Some(&outbox_id) = outbox_ids.first() {
-                publisher.committed(
-                    &state,
-                    event.task(),
-                    event.event_type(),
-                    outbox_id,
-                    cloudevent,
-                );
-            }
+            publisher.committed(
+                &state,
+                event.task(),
+                event.event_type(),
+                outbox_id,
+                cloudevent,
+            );
             Ok(())
         };
         match self.state.background.spawn(work).await {

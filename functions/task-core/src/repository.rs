@@ -106,41 +106,20 @@ impl TaskRepository {
     }
 
     pub async fn insert(conn: &mut PgConnection, task: &NewTask) -> Result<Task, sqlx::Error> {
-        let mut created = Self::insert_all(conn, &[task]).await?;
-        created.pop().ok_or(sqlx::Error::RowNotFound)
-    }
-
-    /// Inserts `tasks` in one statement; returns them in the same order.
-    /// Ids follow that order: the rows are inserted as `unnest` yields them.
-    pub async fn insert_all(
-        conn: &mut PgConnection,
-        tasks: &[&NewTask],
-    ) -> Result<Vec<Task>, sqlx::Error> {
-        let titles: Vec<&str> = tasks.iter().map(|task| &*task.title).collect();
-        let descriptions: Vec<Option<&str>> = tasks
-            .iter()
-            .map(|task| task.description.as_deref())
-            .collect();
-        let statuses: Vec<&str> = tasks.iter().map(|task| task.status.as_str()).collect();
-        let mut created = sqlx::query_as!(
+        sqlx::query_as!(
             Task,
             r#"
             INSERT INTO tasks (title, description, status)
-            SELECT title, description, status
-            FROM unnest($1::text[], $2::text[], $3::text[])
-                 WITH ORDINALITY AS new (title, description, status, position)
-            ORDER BY position
+            VALUES ($1, $2, $3)
             RETURNING id, title, description, status AS "status: TaskStatus",
                       created_at, updated_at, version
             "#,
-            &titles as &[&str],
-            &descriptions as &[Option<&str>],
-            &statuses as &[&str],
+            &*task.title,
+            task.description.as_deref(),
+            task.status.as_str(),
         )
-        .fetch_all(conn)
-        .await?;
-        created.sort_by_key(|task| task.id);
-        Ok(created)
+        .fetch_one(conn)
+        .await
     }
 
     /// Stores the fields of `task` and bumps its version.
