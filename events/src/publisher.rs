@@ -1,8 +1,10 @@
-//! The one write path of the write functions: a change to tasks and its
-//! event as one unit of work ([`TaskChange`]). The event is stored in the
-//! outbox in the change's own transaction; once that commits the function
-//! answers, and the event is sent afterwards, in the background, within a
-//! bound. What is not sent then (the sink down or slow, the function
+//! The write path of the write functions: a change to tasks and its event
+//! as one unit of work ([`TaskChange`] for updates and deletes,
+//! [`EventPublisher::create_tasks`] for creates, one statement each batch).
+//! The event is stored in the outbox in the change's own transaction; once
+//! that commits the function answers, and the event is sent afterwards
+//! ([`EventPublisher`]'s `committed`, which both end in), in the
+//! background, within a bound. What is not sent then (the sink down or slow, the function
 //! stopping) the outbox relay sends later.
 
 use std::collections::HashMap;
@@ -123,6 +125,64 @@ impl EventPublisher {
             publisher: self,
             state,
         })
+    }
+
+    /// Creates tasks, each with its `task.created` event, in one statement
+    /// (its own transaction: [`Outbox::create_tasks`]); once committed, the
+    /// events are sent in the background and the tasks returned, in the
+    /// given order. Called where it is not dropped half-way (create-task's
+    /// group commit writers run as background tasks), so a create that
+    /// committed always schedules its send.
+    pub async fn create_tasks(
+        &self,
+        state: &AppState,
+        creates: &[(&NewTask, Option<&str>)],
+    ) -> Result<Vec<Task>, sqlx::Error> {
+        let new_tasks: Vec<&NewTask> = creates.iter().map(|(task, _)| *task).collect();
+        let unnumbered: Vec<Event> = creates
+            .iter()
+            .map(|(_, traceparent)| unnumbered_created(self.function, *traceparent))
+            .collect();
+        let created = Outbox::create_tasks(state.tasks.pool(), &new_tasks, &unnumbered).await?;
+        Ok(created
+            .into_iter()
+            .map(|created| {
+                let (task, outbox_id) = (created.task, created.outbox_id);
+                self.committed(
+                    state,
+                    &task,
+                    TaskEventType::Created,
+                    outbox_id,
+                    created.event,
+                );
+                task
+            })
+            .collect())
+    }
+
+    /// A committed change: logged, and its event sent in the background.
+    fn committed(
+        &self,
+        state: &AppState,
+        task: &Task,
+        event_type: TaskEventType,
+        outbox_id: i64,
+        cloudevent: Event,
+    ) {
+        tracing::info!(
+            task_id = task.id,
+            version = task.version,
+            event_type = event_type.as_str(),
+            event_id = cloudevent.id(),
+            "task changed"
+        );
+        self.send_later(
+            state.tasks.pool(),
+            &state.background,
+            outbox_id,
+            task.id,
+            cloudevent,
+        );
     }
 
     /// The CloudEvent of `event`, with this function as its source.
@@ -247,66 +307,6 @@ impl TaskChange<'_> {
             Ok(result) => result,
             Err(error) => std::panic::resume_unwind(error.into_panic()),
         }
-    }
-}
-
-impl EventPublisher {
-    /// Creates tasks, each with its `task.created` event, in one statement
-    /// (its own transaction: [`Outbox::create_tasks`]); once committed, the
-    /// events are sent in the background and the tasks returned, in the
-    /// given order. Called where it is not dropped half-way (create-task's
-    /// group commit writers run as background tasks), so a create that
-    /// committed always schedules its send.
-    pub async fn create_tasks(
-        &self,
-        state: &AppState,
-        creates: &[(&NewTask, Option<&str>)],
-    ) -> Result<Vec<Task>, sqlx::Error> {
-        let new_tasks: Vec<&NewTask> = creates.iter().map(|(task, _)| *task).collect();
-        let unnumbered: Vec<Event> = creates
-            .iter()
-            .map(|(_, traceparent)| unnumbered_created(self.function, *traceparent))
-            .collect();
-        let created = Outbox::create_tasks(state.tasks.pool(), &new_tasks, &unnumbered).await?;
-        Ok(created
-            .into_iter()
-            .map(|created| {
-                let (task, outbox_id) = (created.task, created.outbox_id);
-                self.committed(
-                    state,
-                    &task,
-                    TaskEventType::Created,
-                    outbox_id,
-                    created.event,
-                );
-                task
-            })
-            .collect())
-    }
-
-    /// A committed change: logged, and its event sent in the background.
-    fn committed(
-        &self,
-        state: &AppState,
-        task: &Task,
-        event_type: TaskEventType,
-        outbox_id: i64,
-        cloudevent: Event,
-    ) {
-        tracing::info!(
-            task_id = task.id,
-            version = task.version,
-            event_type = event_type.as_str(),
-            event_id = cloudevent.id(),
-            "task changed"
-        );
-        self.send_later(
-            state.tasks.pool(),
-            &state.background,
-            outbox_id,
-            task.id,
-            cloudevent,
-        );
     }
 }
 

@@ -19,18 +19,26 @@ async fn create(app: &TestApp, body: &str) -> reqwest::Response {
     app.send_json(Method::POST, "/api/tasks", body).await
 }
 
+/// A create made within the trace [`TRACEPARENT`].
+async fn create_traced(app: &TestApp, task: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/tasks"))
+        .header("traceparent", TRACEPARENT)
+        .json(&task)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_create_sends_one_binary_mode_task_created_event() {
     let sink = SinkMock::accepting().await;
     let app = app_with_sink(&sink.url(), 500).await;
-    let response = app
-        .client
-        .post(app.url("/api/tasks"))
-        .header("traceparent", TRACEPARENT)
-        .json(&serde_json::json!({"title": "Buy milk", "description": "oat"}))
-        .send()
-        .await
-        .unwrap();
+    let response = create_traced(
+        &app,
+        serde_json::json!({"title": "Buy milk", "description": "oat"}),
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let task: Value = response.json().await.unwrap();
 
@@ -68,14 +76,8 @@ async fn a_create_sends_one_binary_mode_task_created_event() {
 async fn the_stored_event_is_the_sent_event() {
     let sink = SinkMock::accepting().await;
     let app = app_with_sink(&sink.url(), 500).await;
-    let response = app
-        .client
-        .post(app.url("/api/tasks"))
-        .header("traceparent", TRACEPARENT)
-        .json(&serde_json::json!({"title": "  Renew passport ", "status": "in_progress"}))
-        .send()
-        .await
-        .unwrap();
+    let body = serde_json::json!({"title": "  Renew passport ", "status": "in_progress"});
+    let response = create_traced(&app, body).await;
     let task: Value = response.json().await.unwrap();
     app.settle().await;
     let sent = &sink.events().await[0];
