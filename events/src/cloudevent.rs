@@ -17,16 +17,32 @@ pub const PARTITION_KEY: &str = "partitionkey";
 /// distributed tracing extension).
 pub const TRACEPARENT: &str = "traceparent";
 pub const JSON: &str = "application/json";
+/// Who made the change (CloudEvents authcontext extension): the kind of
+/// principal, and its id (the access token's opaque `sub`, never a name or
+/// an e-mail address).
+pub const AUTHTYPE: &str = "authtype";
+pub const AUTHID: &str = "authid";
+/// The `authtype` of a signed-in user of the app.
+pub const APP_USER: &str = "app_user";
+
+/// What every function's event `source` starts with.
+pub const FUNCTIONS_SOURCE_PREFIX: &str = "/functions/";
 
 /// `/functions/<function>`: the `source` of the events a function emits.
 pub fn source(function: &str) -> String {
-    format!("/functions/{function}")
+    format!("{FUNCTIONS_SOURCE_PREFIX}{function}")
 }
 
-/// Builds the CloudEvent of `event`, emitted by `function`, with a new UUIDv7 id.
-pub fn to_cloudevent(event: &TaskEvent, function: &str, traceparent: Option<&str>) -> Event {
+/// Builds the CloudEvent of `event`, a change `actor` made through
+/// `function`, with a new UUIDv7 id.
+pub fn to_cloudevent(
+    event: &TaskEvent,
+    function: &str,
+    actor: &str,
+    traceparent: Option<&str>,
+) -> Event {
     let task_id = event.task().id.to_string();
-    new_event(event.event_type(), function, traceparent)
+    new_event(event.event_type(), function, actor, traceparent)
         .subject(task_id.clone())
         .extension(PARTITION_KEY, task_id)
         .data(JSON, event.data())
@@ -38,19 +54,26 @@ pub fn to_cloudevent(event: &TaskEvent, function: &str, traceparent: Option<&str
 /// attribute but `subject` and `partitionkey`, and `data` null. The
 /// statement that inserts the task sets those three from its row
 /// (`Outbox::create_tasks`), so the event is complete once stored.
-pub fn unnumbered_created(function: &str, traceparent: Option<&str>) -> Event {
-    new_event(TaskEventType::Created, function, traceparent)
+pub fn unnumbered_created(function: &str, actor: &str, traceparent: Option<&str>) -> Event {
+    new_event(TaskEventType::Created, function, actor, traceparent)
         .data(JSON, Value::Null)
         .build()
         .expect("a task event sets every required attribute")
 }
 
-fn new_event(ty: TaskEventType, function: &str, traceparent: Option<&str>) -> EventBuilderV10 {
+fn new_event(
+    ty: TaskEventType,
+    function: &str,
+    actor: &str,
+    traceparent: Option<&str>,
+) -> EventBuilderV10 {
     let builder = EventBuilderV10::new()
         .id(Uuid::now_v7().to_string())
         .ty(ty.as_str())
         .source(source(function))
-        .time(Utc::now());
+        .time(Utc::now())
+        .extension(AUTHTYPE, APP_USER)
+        .extension(AUTHID, actor);
     match traceparent {
         Some(traceparent) => builder.extension(TRACEPARENT, traceparent),
         None => builder,
@@ -92,12 +115,7 @@ pub fn parse_task_event(event: &Event) -> Result<(TaskEvent, i64), InvalidTaskEv
     {
         return Err(InvalidTaskEvent::NotJson(content_type.to_string()));
     }
-    let data = match event.data().ok_or(InvalidTaskEvent::NoData)? {
-        Data::Json(value) => value.clone(),
-        Data::String(text) => parse_json(text.as_bytes())?,
-        Data::Binary(bytes) => parse_json(bytes)?,
-    };
-    let task_event = TaskEvent::from_data(event_type, data)?;
+    let task_event = TaskEvent::from_data(event_type, data_json(event)?)?;
     let data_id = task_event.task().id;
     if data_id != task_id {
         return Err(InvalidTaskEvent::SubjectMismatch {
@@ -106,6 +124,15 @@ pub fn parse_task_event(event: &Event) -> Result<(TaskEvent, i64), InvalidTaskEv
         });
     }
     Ok((task_event, task_id))
+}
+
+/// The event's data as JSON, as it arrived (whichever way it is held).
+pub fn data_json(event: &Event) -> Result<Value, InvalidTaskEvent> {
+    match event.data().ok_or(InvalidTaskEvent::NoData)? {
+        Data::Json(value) => Ok(value.clone()),
+        Data::String(text) => parse_json(text.as_bytes()),
+        Data::Binary(bytes) => parse_json(bytes),
+    }
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, InvalidTaskEvent> {
@@ -168,14 +195,17 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: "u1".into(),
         }
     }
 
     #[test]
     fn builds_every_attribute_the_catalogue_promises() {
+        let created = TaskEvent::Created(task(42));
         let event = to_cloudevent(
-            &TaskEvent::Created(task(42)),
+            &created,
             "create-task",
+            "u1",
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );
         assert_eq!(event.ty(), "task.created");
@@ -186,6 +216,10 @@ mod tests {
         assert_eq!(Uuid::parse_str(event.id()).unwrap().get_version_num(), 7);
         assert_eq!(string_extension(&event, PARTITION_KEY), Some("42"));
         assert!(string_extension(&event, TRACEPARENT).is_some());
+        assert_eq!(string_extension(&event, AUTHTYPE), Some(APP_USER));
+        assert_eq!(string_extension(&event, AUTHID), Some("u1"));
+        assert_eq!(event.data(), Some(&Data::Json(created.data())));
+        assert_eq!(created.data()["owner"], "u1", "the data names the owner");
         assert_eq!(parse_task_event(&event).unwrap().1, 42);
     }
 
@@ -216,6 +250,7 @@ mod tests {
         let event = to_cloudevent(
             &largest_update(),
             "update-task",
+            &"u".repeat(255),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );
         // Structured mode is the larger form (binary mode carries only the data).

@@ -156,6 +156,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: "u1".into(),
         }
     }
 

@@ -127,7 +127,8 @@ impl EventPublisher {
         })
     }
 
-    /// Creates tasks, each with its `task.created` event, in one statement
+    /// Creates tasks, each owned by the user who created it and with its
+    /// `task.created` event naming that user as its actor, in one statement
     /// (its own transaction: [`Outbox::create_tasks`]); once committed, the
     /// events are sent in the background and the tasks returned, in the
     /// given order. Called where it is not dropped half-way (create-task's
@@ -136,12 +137,15 @@ impl EventPublisher {
     pub async fn create_tasks(
         &self,
         state: &AppState,
-        creates: &[(&NewTask, Option<&str>)],
+        creates: &[NewTaskBy<'_>],
     ) -> Result<Vec<Task>, sqlx::Error> {
-        let new_tasks: Vec<&NewTask> = creates.iter().map(|(task, _)| *task).collect();
+        let new_tasks: Vec<(&NewTask, &str)> = creates
+            .iter()
+            .map(|create| (create.task, create.creator))
+            .collect();
         let unnumbered: Vec<Event> = creates
             .iter()
-            .map(|(_, traceparent)| unnumbered_created(self.function, *traceparent))
+            .map(|create| unnumbered_created(self.function, create.creator, create.traceparent))
             .collect();
         let created = Outbox::create_tasks(state.tasks.pool(), &new_tasks, &unnumbered).await?;
         Ok(created
@@ -185,9 +189,9 @@ impl EventPublisher {
         );
     }
 
-    /// The CloudEvent of `event`, with this function as its source.
-    pub fn cloudevent(&self, event: &TaskEvent, traceparent: Option<&str>) -> Event {
-        to_cloudevent(event, self.function, traceparent)
+    /// The CloudEvent of `event`, made by `actor`, with this function as its source.
+    pub fn cloudevent(&self, event: &TaskEvent, actor: &str, traceparent: Option<&str>) -> Event {
+        to_cloudevent(event, self.function, actor, traceparent)
     }
 
     /// Sends a committed event after the response, in the background, for
@@ -264,6 +268,15 @@ impl EventPublisher {
     }
 }
 
+/// A task to create: what it holds, who creates it (its owner, and the
+/// actor of its event), and the request's trace context.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTaskBy<'a> {
+    pub task: &'a NewTask,
+    pub creator: &'a str,
+    pub traceparent: Option<&'a str>,
+}
+
 /// One change to tasks and its event, as one unit of work: write through
 /// [`TaskChange::conn`], then [`TaskChange::commit`]. Dropped without a
 /// commit, nothing is written.
@@ -279,17 +292,18 @@ impl TaskChange<'_> {
         &mut self.tx
     }
 
-    /// Stores `event` in the outbox, commits it with the change, and leaves
-    /// the sending to the background: the caller answers at once. Runs to
-    /// the end even if the caller is dropped (its client went away): a
-    /// commit that went through always schedules its send, rather than
-    /// leaving the event to the relay, seconds later.
+    /// Stores `event`, made by `actor`, in the outbox, commits it with the
+    /// change, and leaves the sending to the background: the caller answers
+    /// at once. Runs to the end even if the caller is dropped (its client
+    /// went away): a commit that went through always schedules its send,
+    /// rather than leaving the event to the relay, seconds later.
     pub async fn commit(
         self,
         event: TaskEvent,
+        actor: &str,
         traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        let cloudevent = self.publisher.cloudevent(&event, traceparent);
+        let cloudevent = self.publisher.cloudevent(&event, actor, traceparent);
         let (mut tx, publisher, state) = (self.tx, self.publisher.clone(), self.state.clone());
         let work = async move {
             let outbox_id = Outbox::enqueue(&mut tx, &cloudevent).await?;

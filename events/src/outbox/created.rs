@@ -20,9 +20,10 @@ pub struct CreatedTask {
 }
 
 impl Outbox {
-    /// Inserts `tasks`, each with its event, and commits them. The events
-    /// come unnumbered (`cloudevent::unnumbered_created`, one per task, in
-    /// the same order); the statement sets each one's `subject`,
+    /// Inserts `tasks`, each with its owner and event, and commits them. The
+    /// events come unnumbered (`cloudevent::unnumbered_created`, one per
+    /// task, in the same order, each naming its actor); the statement sets
+    /// each one's `subject`,
     /// `partitionkey` and `data` from its task's row, with the timestamps
     /// written as the functions write them (`rfc3339` in the migrations), and
     /// returns the event as stored: what is sent is what is stored. Ids
@@ -30,15 +31,16 @@ impl Outbox {
     /// them); so does the answer.
     pub async fn create_tasks(
         pool: &PgPool,
-        tasks: &[&NewTask],
+        tasks: &[(&NewTask, &str)],
         unnumbered: &[Event],
     ) -> Result<Vec<CreatedTask>, sqlx::Error> {
-        let titles: Vec<&str> = tasks.iter().map(|task| &*task.title).collect();
+        let titles: Vec<&str> = tasks.iter().map(|(task, _)| &*task.title).collect();
         let descriptions: Vec<Option<&str>> = tasks
             .iter()
-            .map(|task| task.description.as_deref())
+            .map(|(task, _)| task.description.as_deref())
             .collect();
-        let statuses: Vec<&str> = tasks.iter().map(|task| task.status.as_str()).collect();
+        let statuses: Vec<&str> = tasks.iter().map(|(task, _)| task.status.as_str()).collect();
+        let owners: Vec<&str> = tasks.iter().map(|(_, owner)| *owner).collect();
         let events = unnumbered
             .iter()
             .map(|event| serde_json::to_value(event).map_err(|err| encode_error(err.to_string())))
@@ -46,16 +48,16 @@ impl Outbox {
         let rows = sqlx::query!(
             r#"
             WITH created AS (
-                INSERT INTO tasks (title, description, status)
-                SELECT title, description, status
-                FROM unnest($1::text[], $2::text[], $3::text[])
-                     WITH ORDINALITY AS new (title, description, status, position)
+                INSERT INTO tasks (title, description, status, owner)
+                SELECT title, description, status, owner
+                FROM unnest($1::text[], $2::text[], $3::text[], $5::text[])
+                     WITH ORDINALITY AS new (title, description, status, owner, position)
                 ORDER BY position
-                RETURNING id, title, description, status, created_at, updated_at, version
+                RETURNING id, title, description, status, created_at, updated_at, version, owner
             ), numbered AS (
                 SELECT created.*, row_number() OVER (ORDER BY id) AS position FROM created
             ), stored AS (
-                INSERT INTO event_outbox (event_id, event, task_id)
+                INSERT INTO event_outbox (event_id, event, task_id, actor, owner)
                 SELECT (unnumbered.event ->> 'id')::uuid,
                        unnumbered.event || jsonb_build_object(
                            'subject', task.id::text,
@@ -67,8 +69,9 @@ impl Outbox {
                                'status', task.status,
                                'created_at', rfc3339(task.created_at),
                                'updated_at', rfc3339(task.updated_at),
-                               'version', task.version)),
-                       task.id
+                               'version', task.version,
+                               'owner', task.owner)),
+                       task.id, unnumbered.event ->> 'authid', task.owner
                 FROM numbered AS task
                 JOIN unnest($4::jsonb[]) WITH ORDINALITY AS unnumbered (event, position)
                      USING (position)
@@ -78,7 +81,7 @@ impl Outbox {
             SELECT task.id AS "id!", task.title AS "title!", task.description,
                    task.status AS "status!: TaskStatus", task.created_at AS "created_at!",
                    task.updated_at AS "updated_at!", task.version AS "version!",
-                   stored.id AS "outbox_id!", stored.event AS "event!"
+                   task.owner AS "owner!", stored.id AS "outbox_id!", stored.event AS "event!"
             FROM created AS task
             JOIN stored ON stored.task_id = task.id
             ORDER BY task.id
@@ -87,6 +90,7 @@ impl Outbox {
             &descriptions as &[Option<&str>],
             &statuses as &[&str],
             &events as &[Value],
+            &owners as &[&str],
         )
         .fetch_all(pool)
         .await?;
@@ -101,6 +105,7 @@ impl Outbox {
                         created_at: row.created_at,
                         updated_at: row.updated_at,
                         version: row.version,
+                        owner: row.owner,
                     },
                     outbox_id: row.outbox_id,
                     event: serde_json::from_value(row.event)

@@ -16,7 +16,7 @@ use cloudevents::{AttributesReader, Event};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::cloudevent::{PARTITION_KEY, string_extension};
+use crate::cloudevent::{AUTHID, PARTITION_KEY, string_extension};
 
 /// Serializes claims of every relay: a claim reads which tasks have an
 /// earlier event still pending, which only holds while no other claim runs.
@@ -65,19 +65,29 @@ pub struct Outbox;
 
 impl Outbox {
     /// Stores `event` inside the caller's transaction; returns its row id.
-    /// The event must carry its task id as its partition key (every task
-    /// event does).
+    /// The event must carry its task id as its partition key and its actor
+    /// as `authid` (every task event does); the row fixes both, and the
+    /// owner its data names, for the audit to take them from.
     pub async fn enqueue(conn: &mut PgConnection, event: &Event) -> Result<i64, sqlx::Error> {
         let event_id = Uuid::parse_str(event.id()).map_err(|err| encode_error(err.to_string()))?;
         let task_id = string_extension(event, PARTITION_KEY)
             .and_then(|key| key.parse::<i64>().ok())
             .ok_or_else(|| encode_error("a task event needs its task id as partition key"))?;
+        let actor = string_extension(event, AUTHID)
+            .ok_or_else(|| encode_error("a task event needs its actor as authid"))?;
         let document = serde_json::to_value(event).map_err(|err| encode_error(err.to_string()))?;
+        let owner = document["data"]["owner"]
+            .as_str()
+            .ok_or_else(|| encode_error("a task event's data needs the task's owner"))?
+            .to_string();
         sqlx::query_scalar!(
-            "INSERT INTO event_outbox (event_id, event, task_id) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO event_outbox (event_id, event, task_id, actor, owner)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
             event_id,
             document,
             task_id,
+            actor,
+            owner,
         )
         .fetch_one(conn)
         .await

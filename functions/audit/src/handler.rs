@@ -6,13 +6,16 @@ use cloudevents::binding::http::to_event;
 use cloudevents::{AttributesReader, Event};
 use task_core::ApiError;
 use task_events::TaskEvent;
-use task_events::cloudevent::{JSON, decode_header_values, parse_task_event};
+use task_events::cloudevent::{
+    AUTHID, JSON, data_json, decode_header_values, parse_task_event, string_extension,
+};
 
-use crate::record::{AuditState, Received};
+use crate::record::{AuditState, Outcome, Received};
 
 /// Records a task event, in binary or structured mode. 204 (empty: a reply
 /// event would be published again by the broker) once the row is committed,
-/// also for an event already recorded; 400 for anything that is not a valid
+/// also for an event already recorded, and for a suspect one once it is
+/// parked (see [`crate::provenance`]); 400 for anything that is not a valid
 /// task event (the Trigger then dead-letters it); 503 while the database is
 /// down (the Trigger retries). Recorded with the deliveries that arrive
 /// meanwhile ([`AuditState`]).
@@ -38,25 +41,30 @@ pub async fn receive_event(
     stored.set_data(JSON, task_event.data());
     let stored = serde_json::to_value(&stored)
         .map_err(|err| ApiError::BadRequest(format!("the event cannot be stored: {err}")))?;
-    let written = state
+    let data = data_json(&event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let outcome = state
         .record(Received {
             event_type: event.ty().to_owned(),
             task_id,
             task_sequence: task_event.sequence(),
             event: stored,
+            data,
             event_id: event.id().to_owned(),
             event_source: event.source().to_string(),
             event_time: event.time().copied(),
+            authid: string_extension(&event, AUTHID).map(str::to_owned),
         })
         .await?;
-    tracing::info!(
-        event_id = event.id(),
-        event_type = event.ty(),
-        event_source = event.source().as_str(),
-        task_id,
-        duplicate = !written,
-        "event recorded"
-    );
+    if outcome != Outcome::Suspect {
+        tracing::info!(
+            event_id = event.id(),
+            event_type = event.ty(),
+            event_source = event.source().as_str(),
+            task_id,
+            duplicate = outcome == Outcome::Duplicate,
+            "event recorded"
+        );
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

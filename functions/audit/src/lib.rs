@@ -1,12 +1,15 @@
 //! `audit`: the subscriber of the task events' Trigger. Never public.
 //!
 //! Where its parts live: the CloudEvent parsing in `handler.rs` (with
-//! `events/src/cloudevent.rs`); deliveries recorded together in
-//! `record.rs`, with the SQL in `AuditLog::record_all`
+//! `events/src/cloudevent.rs`); the check of each delivery against the
+//! outbox (its actor and owner, or a suspect) in `provenance.rs`;
+//! deliveries recorded together in `record.rs`, with the SQL in
+//! `AuditLog::record_all`
 //! (`functions/task-core/src/audit_log.rs`); the manifests in
 //! `knative/base/functions/audit.yaml` and `knative/base/eventing/trigger.yaml`.
 
 pub mod handler;
+pub mod provenance;
 pub mod record;
 
 use axum::Router;

@@ -1,6 +1,8 @@
 //! The audit function against a real PostgreSQL: binary and structured mode,
 //! redelivery, bad events, percent-encoded headers, a database that is down,
 //! deliveries that arrive together (recorded together, each answered alone).
+//! Events posted by hand come from a test source (recorded unverified);
+//! `provenance.rs` has the app's own events, checked against the outbox.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -21,6 +23,7 @@ fn task(id: i64) -> Value {
         created_at: now,
         updated_at: now,
         version: 1,
+        owner: "someone".into(),
     })
     .unwrap()
 }
@@ -37,12 +40,15 @@ async fn post_binary(app: &TestApp, headers: &[(&str, &str)], body: &Value) -> r
     request.send().await.unwrap()
 }
 
+/// The source of the events these tests post by hand.
+const BY_HAND: &str = "/tests/audit";
+
 fn binary_headers<'a>(id: &'a str, ty: &'a str, subject: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("ce-specversion", "1.0"),
         ("ce-id", id),
         ("ce-type", ty),
-        ("ce-source", "/functions/create-task"),
+        ("ce-source", BY_HAND),
         ("ce-subject", subject),
         ("ce-time", "2026-11-24T06:00:00Z"),
         ("ce-partitionkey", subject),
@@ -70,10 +76,7 @@ async fn records_a_binary_mode_event_and_answers_an_empty_204() {
     assert_eq!(rows.len(), 1);
     let (event_type, task_id, event_id, source, event) = &rows[0];
     assert_eq!((event_type.as_str(), *task_id), ("task.created", 3));
-    assert_eq!(
-        (event_id.as_str(), source.as_str()),
-        ("evt-1", "/functions/create-task")
-    );
+    assert_eq!((event_id.as_str(), source.as_str()), ("evt-1", BY_HAND));
     // The whole event, in structured form.
     assert_eq!(event["specversion"], "1.0");
     assert_eq!(event["subject"], "3");
@@ -127,7 +130,7 @@ async fn the_same_event_delivered_three_times_is_one_row() {
     assert_eq!(deliveries, 3, "each redelivery is counted");
     // The same id from another source is another event.
     let mut headers = binary_headers("evt-dup", "task.created", "4");
-    headers[3] = ("ce-source", "/functions/other");
+    headers[3] = ("ce-source", "/tests/another");
     assert_eq!(post_binary(&app, &headers, &data).await.status(), 204);
     assert_eq!(app.db.count_audit_rows().await, 2);
 }
@@ -272,7 +275,7 @@ async fn deliver_all(app: &TestApp, ids: &[String]) -> Vec<u16> {
             .header("ce-specversion", "1.0")
             .header("ce-id", id)
             .header("ce-type", "task.created")
-            .header("ce-source", "/functions/create-task")
+            .header("ce-source", BY_HAND)
             .header("ce-subject", &subject)
             .header("ce-partitionkey", &subject)
             .body(task(n as i64 + 1).to_string())

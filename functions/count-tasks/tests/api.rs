@@ -55,6 +55,7 @@ async fn counts(app: &TestApp, query: &str) -> Value {
 #[tokio::test]
 async fn the_kept_counts_agree_with_the_table_after_any_changes() {
     let app = app().await;
+    app.db.owner_by_default("alice").await;
     let pool = &app.db.pool;
     let run = |sql: &'static str| async move { sqlx::query(sql).execute(pool).await.unwrap() };
     run("INSERT INTO tasks (title, status) SELECT 't' || n, \
@@ -105,6 +106,7 @@ async fn the_counts_of_a_search_stop_at_a_hundred() {
     // 3,000 tasks, newest last: "common" in one of ten of them (the cap is
     // reached among the newest), "oldword" in the 150 oldest only and
     // "fewword" in 50 of the oldest (both found through the indexes).
+    app.db.owner_by_default("alice").await;
     sqlx::query(
         "INSERT INTO tasks (title, description, status) \
          SELECT 'task ' || n, \

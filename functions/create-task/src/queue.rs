@@ -6,10 +6,16 @@ use axum::extract::FromRef;
 use task_core::group_commit::{BatchWrite, GroupCommit, answer_failed_batch};
 use task_core::task::{NewTask, Task};
 use task_core::{ApiError, AppState};
-use task_events::publisher::EventPublisher;
+use task_events::publisher::{EventPublisher, NewTaskBy};
 
-/// A create waiting for its batch: the task and the request's traceparent.
-pub type Create = (NewTask, Option<String>);
+/// A create waiting for its batch: the task, the `sub` of the user creating
+/// it (its owner), and the request's traceparent.
+#[derive(Debug, Clone)]
+pub struct Create {
+    pub task: NewTask,
+    pub creator: String,
+    pub traceparent: Option<String>,
+}
 
 /// The state of `create-task`'s route: the creates waiting to be written.
 #[derive(Clone)]
@@ -37,14 +43,10 @@ impl CreateQueue {
         }
     }
 
-    /// Writes `task` and its `task.created` event (with the creates that
+    /// Writes the task and its `task.created` event (with the creates that
     /// arrived meanwhile); answers once they are committed.
-    pub async fn create(
-        &self,
-        task: NewTask,
-        traceparent: Option<String>,
-    ) -> Result<Task, ApiError> {
-        self.creates.write((task, traceparent)).await
+    pub async fn create(&self, create: Create) -> Result<Task, ApiError> {
+        self.creates.write(create).await
     }
 }
 
@@ -71,9 +73,13 @@ impl BatchWrite for WriteCreates {
 impl WriteCreates {
     /// One statement: the tasks and their events, committed together.
     async fn write_together(&self, batch: &[Create]) -> Result<Vec<Task>, sqlx::Error> {
-        let creates: Vec<(&NewTask, Option<&str>)> = batch
+        let creates: Vec<NewTaskBy<'_>> = batch
             .iter()
-            .map(|(task, traceparent)| (task, traceparent.as_deref()))
+            .map(|create| NewTaskBy {
+                task: &create.task,
+                creator: &create.creator,
+                traceparent: create.traceparent.as_deref(),
+            })
             .collect();
         self.events.create_tasks(&self.app, &creates).await
     }

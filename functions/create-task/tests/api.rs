@@ -42,12 +42,14 @@ async fn creates_a_task_with_201_location_and_etag() {
             "created_at",
             "description",
             "id",
+            "owner",
             "status",
             "title",
             "updated_at",
             "version"
         ]
     );
+    assert_eq!(task["owner"], test_support::identity::sub("alice"));
     assert_eq!(app.db.count_tasks().await, 1);
 }
 

@@ -193,7 +193,8 @@ async fn the_answer_does_not_wait_for_the_sink() {
 /// started after its responses, within a bound.
 async fn stopping_function(sink: &SinkMock, drain: Duration) -> (TestDatabase, bool) {
     let db = TestDatabase::new().await;
-    let state = AppState::new(create_task::FUNCTION, db.pool.clone());
+    let state = AppState::new(create_task::FUNCTION, db.pool.clone())
+        .with_auth(test_support::identity::authenticator());
     let background = state.background.clone();
     let events = publisher(create_task::FUNCTION, Some(&sink.url()), 10_000);
     let app = build_app(create_task::router(events), state);
@@ -203,7 +204,8 @@ async fn stopping_function(sink: &SinkMock, drain: Duration) -> (TestDatabase, b
     let server = tokio::spawn(serve(create_task::FUNCTION, listener, app, async {
         let _ = stopped.await;
     }));
-    let response = reqwest::Client::new()
+    let response = test_support::client_as("alice")
+        .await
         .post(url)
         .json(&serde_json::json!({"title": "made just before the stop"}))
         .send()
@@ -258,13 +260,13 @@ async fn a_change_whose_client_went_away_during_the_commit_is_still_sent() {
     let request: task_core::task::CreateTaskRequest =
         serde_json::from_str(r#"{"title":"the client left"}"#).unwrap();
     let mut change = events.begin(&state).await.unwrap();
-    let task = task_core::TaskRepository::insert(change.conn(), &request.validate().unwrap())
+    let task = task_core::TaskRepository::insert(change.conn(), &request.validate().unwrap(), "u1")
         .await
         .unwrap();
     // Polled once (the commit is under way), then dropped, as axum drops the
     // handler of a closed connection. Exactly once: a zero timeout fires on
     // the timer's next millisecond, by which the commit may have finished.
-    let commit = change.commit(task_events::TaskEvent::Created(task), None);
+    let commit = change.commit(task_events::TaskEvent::Created(task), "u1", None);
     assert!(futures::FutureExt::now_or_never(commit).is_none());
     assert!(state.background.drain(Duration::from_secs(5)).await);
     assert_eq!(sink.events().await.len(), 1, "sent by the function itself");

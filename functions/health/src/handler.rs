@@ -1,6 +1,7 @@
 use axum::Json;
 use utoipa::openapi::link::Link;
 use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
@@ -9,12 +10,13 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Task API",
-        description = "Tasks, served by one small function per route.",
+        description = "Tasks, served by one small function per route. Every route but /health and this document needs an access token of the app's OpenID Provider (a JWT for the audience task-api) as `Authorization: Bearer`; each user sees and changes its own tasks, an admin every user's.",
         version = env!("CARGO_PKG_VERSION"),
     ),
     paths(
         list_tasks::handler::list_tasks,
         count_tasks::handler::count_tasks,
+        count_tasks::owners::task_owners,
         create_task::handler::create_task,
         get_task::handler::get_task,
         update_task::handler::update_task,
@@ -27,9 +29,31 @@ use utoipa::{Modify, OpenApi};
         (name = "tasks", description = "Create, read, update and delete tasks"),
         (name = "health", description = "Readiness and the API description"),
     ),
-    modifiers(&TaskLinks)
+    modifiers(&BearerTokens, &TaskLinks)
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme the signed-in routes name: an access token
+/// (a JWT) from the app's OpenID Provider.
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token (RFC 9068) of the app's OpenID Provider for the audience task-api",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// OpenAPI links from a created or updated task to what can be done with it
 /// next (clients, and stateful API tests, follow them).

@@ -210,8 +210,10 @@ async fn a_query_string_no_valid_request_has_is_414() {
     assert_eq!(problem["type"], "urn:task-app:problem:uri-too-long");
 }
 
-/// Seeds `count` tasks in one statement (titles `filler <n>`), oldest first.
+/// Seeds `count` tasks of alice's in one statement (titles `filler <n>`),
+/// oldest first.
 async fn seed(app: &TestApp, count: i64) {
+    app.db.owner_by_default("alice").await;
     sqlx::query(
         "INSERT INTO tasks (title, description) \
          SELECT 'filler ' || n, 'nothing to see' FROM generate_series(1, $1) AS n",
@@ -262,6 +264,7 @@ async fn a_search_finds_old_rare_matches_and_pages_common_ones_the_same_way() {
 #[tokio::test]
 async fn a_query_past_the_statement_timeout_is_503_not_500() {
     let db = test_support::TestDatabase::new().await;
+    db.owner_by_default("alice").await;
     sqlx::query(
         "INSERT INTO tasks (title, description) \
          SELECT 'filler ' || n, repeat('padding ', 50) FROM generate_series(1, 200000) AS n",

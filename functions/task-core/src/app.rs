@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
 use crate::audit_log::AuditLog;
+use crate::auth::Authenticator;
 use crate::background::Background;
 use crate::error::ApiError;
 use crate::health::health;
@@ -37,6 +38,9 @@ pub struct AppState {
     pub audit_log: AuditLog,
     /// What runs after a response (event sends); drained on shutdown.
     pub background: Background,
+    /// Checks callers' access tokens ([`crate::auth::Caller`]); `None` in a
+    /// function that serves no signed-in route.
+    pub auth: Option<Authenticator>,
 }
 
 impl AppState {
@@ -46,6 +50,15 @@ impl AppState {
             tasks: TaskRepository::new(pool.clone()),
             audit_log: AuditLog::new(pool),
             background: Background::default(),
+            auth: None,
+        }
+    }
+
+    /// Checks callers' tokens with `auth`.
+    pub fn with_auth(self, auth: Authenticator) -> Self {
+        Self {
+            auth: Some(auth),
+            ..self
         }
     }
 }

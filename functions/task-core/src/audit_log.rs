@@ -11,6 +11,13 @@ use crate::history::{HistoryEntry, HistoryPage, HistoryPosition};
 /// One received event, ready to be recorded.
 #[derive(Debug, Clone)]
 pub struct AuditRecord<'a> {
+    /// Who made the change: from the event's outbox row when `verified`.
+    pub actor: Option<&'a str>,
+    /// Whose task it is (who sees the record in the task's history).
+    pub owner: Option<&'a str>,
+    /// Checked against the outbox row the change wrote (false: an event
+    /// posted by hand from another source, recorded as it claims).
+    pub verified: bool,
     pub event_type: &'a str,
     pub task_id: i64,
     /// The change's place in its task's life (see `TaskEvent::sequence`).
@@ -52,15 +59,21 @@ impl AuditLog {
         let events: Vec<&Value> = records.iter().map(|record| record.event).collect();
         let times: Vec<Option<DateTime<Utc>>> =
             records.iter().map(|record| record.event_time).collect();
+        let actors: Vec<Option<&str>> = records.iter().map(|record| record.actor).collect();
+        let owners: Vec<Option<&str>> = records.iter().map(|record| record.owner).collect();
+        let verified: Vec<bool> = records.iter().map(|record| record.verified).collect();
         let rows = sqlx::query!(
             r#"
             INSERT INTO task_audit_log
-                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time)
-            SELECT event_type, task_id, task_sequence, event_data, event_id, event_source, event_time
+                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time,
+                 actor, owner, verified)
+            SELECT event_type, task_id, task_sequence, event_data, event_id, event_source, event_time,
+                   actor, owner, verified
             FROM unnest($1::text[], $2::int8[], $3::int4[], $4::jsonb[], $5::text[], $6::text[],
-                        $7::timestamptz[])
+                        $7::timestamptz[], $8::text[], $9::text[], $10::bool[])
                  WITH ORDINALITY AS received (event_type, task_id, task_sequence, event_data,
-                                              event_id, event_source, event_time, position)
+                                              event_id, event_source, event_time, actor, owner,
+                                              verified, position)
             ORDER BY position
             ON CONFLICT (event_source, event_id)
                 DO UPDATE SET deliveries = task_audit_log.deliveries + 1
@@ -73,6 +86,9 @@ impl AuditLog {
             &ids as &[&str],
             &sources as &[&str],
             &times as &[Option<DateTime<Utc>>],
+            &actors as &[Option<&str>],
+            &owners as &[Option<&str>],
+            &verified,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -91,12 +107,14 @@ impl AuditLog {
             .collect()
     }
 
-    /// One page of a task's events, the newest change first (in the order
-    /// the changes were made, not the order their events arrived), each with
-    /// its position (where a page after it starts).
+    /// One page of a task's events that `owner` may see (every user's when
+    /// `None`), the newest change first (in the order the changes were made,
+    /// not the order their events arrived), each with its position (where a
+    /// page after it starts).
     pub async fn history(
         &self,
         task_id: i64,
+        owner: Option<&str>,
         page: &HistoryPage,
     ) -> Result<Vec<(HistoryPosition, HistoryEntry)>, sqlx::Error> {
         let (sequence, row) = page
@@ -104,11 +122,12 @@ impl AuditLog {
             .map_or((None, None), |p| (Some(p.sequence), Some(p.row)));
         let rows = sqlx::query!(
             r#"
-            SELECT id, task_sequence, event_type, event_id, event_time, processed_at,
-                   coalesce(event_data -> 'data', 'null'::jsonb) AS "data!"
+            SELECT id, task_sequence, event_type, event_id, event_time, processed_at, actor,
+                   verified, coalesce(event_data -> 'data', 'null'::jsonb) AS "data!"
             FROM task_audit_log
             WHERE task_id = $1
               AND ($2::integer IS NULL OR (task_sequence, id) < ($2, $3::bigint))
+              AND ($5::text IS NULL OR owner = $5)
             ORDER BY task_sequence DESC, id DESC
             LIMIT $4
             "#,
@@ -116,6 +135,7 @@ impl AuditLog {
             sequence,
             row,
             page.limit,
+            owner,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -132,6 +152,8 @@ impl AuditLog {
                     sequence: r.task_sequence,
                     time: r.event_time,
                     processed_at: r.processed_at,
+                    actor: r.actor,
+                    verified: r.verified,
                     data: r.data,
                 };
                 (position, entry)

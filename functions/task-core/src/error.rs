@@ -15,6 +15,19 @@ pub enum ApiError {
     /// Malformed JSON, wrong types, unknown fields, a bad id.
     #[error("{0}")]
     BadRequest(String),
+    /// No access token (RFC 6750: no error code, only the scheme).
+    #[error("this needs an access token: sign in, then send it as Authorization: Bearer")]
+    Unauthenticated,
+    /// An access token that is malformed, expired, or not for this API.
+    #[error("the access token is not valid: {0}")]
+    InvalidToken(crate::auth::InvalidToken),
+    /// A valid token without the role the request needs.
+    #[error("{0}")]
+    InsufficientScope(&'static str),
+    /// The function serves signed-in routes but was started without the
+    /// token checks' settings (a deployment mistake; see `AuthConfig`).
+    #[error("sign-in is not configured for this function")]
+    SignInNotConfigured,
     #[error("request validation failed")]
     Validation(Vec<FieldError>),
     #[error("task {0} does not exist")]
@@ -65,6 +78,9 @@ impl ApiError {
     fn problem_type(&self) -> ProblemType {
         match self {
             Self::BadRequest(_) => ProblemType::BadRequest,
+            Self::Unauthenticated => ProblemType::Unauthenticated,
+            Self::InvalidToken(_) => ProblemType::InvalidToken,
+            Self::InsufficientScope(_) => ProblemType::InsufficientScope,
             Self::Validation(_) => ProblemType::ValidationFailed,
             Self::TaskNotFound(_) => ProblemType::TaskNotFound,
             Self::RouteNotFound(_) => ProblemType::RouteNotFound,
@@ -73,7 +89,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => ProblemType::PayloadTooLarge,
             Self::UnsupportedMediaType => ProblemType::UnsupportedMediaType,
             Self::QueryTooLong { .. } => ProblemType::UriTooLong,
-            Self::Unavailable { .. } | Self::SchemaOutdated { .. } => ProblemType::Unavailable,
+            Self::Unavailable { .. } | Self::SchemaOutdated { .. } | Self::SignInNotConfigured => {
+                ProblemType::Unavailable
+            }
             Self::Internal { .. } => ProblemType::Internal,
         }
     }
@@ -130,9 +148,32 @@ impl IntoResponse for ApiError {
             Self::Unavailable { .. } | Self::SchemaOutdated { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::Unauthenticated | Self::InvalidToken(_) | Self::InsufficientScope(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, self.challenge());
+            }
             _ => {}
         }
         response
+    }
+}
+
+impl ApiError {
+    /// The `WWW-Authenticate` challenge of a 401 or 403 (RFC 6750, 3).
+    fn challenge(&self) -> HeaderValue {
+        let (error, description) = match self {
+            Self::InvalidToken(reason) => ("invalid_token", reason.0.as_str()),
+            Self::InsufficientScope(reason) => ("insufficient_scope", *reason),
+            _ => return HeaderValue::from_static(r#"Bearer realm="task-api""#),
+        };
+        // A quoted-string: no quotes or backslashes inside, printable ASCII.
+        let description: String = description
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control() && !matches!(c, '"' | '\\'))
+            .collect();
+        HeaderValue::from_str(&format!(
+            r#"Bearer realm="task-api", error="{error}", error_description="{description}""#
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="task-api""#))
     }
 }
 

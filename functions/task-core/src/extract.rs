@@ -234,6 +234,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             version,
+            owner: "u1".into(),
         }
     }
 

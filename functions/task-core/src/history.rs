@@ -19,9 +19,22 @@ pub struct HistoryEntry {
     pub time: Option<DateTime<Utc>>,
     /// When the audit function recorded it.
     pub processed_at: DateTime<Utc>,
+    /// Who made the change (the `sub` of the signed-in user; none for
+    /// changes recorded before the app had sign-in).
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// Whether the record was checked against the change the app committed;
+    /// false for an event posted by hand from another source (its actor is
+    /// then only what the event claimed).
+    #[serde(default = "verified")]
+    pub verified: bool,
     /// The event's data: the task, and for `task.updated` its `changes`.
     #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub data: Value,
+}
+
+fn verified() -> bool {
+    true
 }
 
 /// Entries per page when `limit` is left out.

@@ -4,7 +4,7 @@
 //! the route table ([`routes`]) compile everywhere, wasm32 included, so the web app
 //! uses the very same definitions. With the `server` feature (on by default) the
 //! crate also holds what every function needs at run time: configuration, the
-//! database pool and [`TaskRepository`], HTTP error mapping, request extractors,
+//! database pool and [`TaskRepository`], HTTP error mapping, request extractors, the access token checks ([`auth`]),
 //! the health check and the start-up that serves `$PORT` or AWS Lambda.
 
 pub mod history;
@@ -19,6 +19,8 @@ pub mod task;
 mod app;
 #[cfg(feature = "server")]
 pub mod audit_log;
+#[cfg(feature = "server")]
+pub mod auth;
 #[cfg(feature = "server")]
 pub mod background;
 #[cfg(feature = "server")]

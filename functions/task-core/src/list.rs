@@ -48,6 +48,10 @@ pub struct ListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1))]
     pub cursor: Option<String>,
+    /// Only the tasks of this user (its `sub`). An admin's list shows every
+    /// user's tasks without it; anyone else may name only itself (403).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// How many tasks there are of each status (optionally among those matching a
@@ -112,6 +116,8 @@ impl FromIterator<(TaskStatus, i64)> for TaskCounts {
 /// Which tasks a list returns: newest first, optionally filtered, one page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFilter {
+    /// Only this user's tasks; `None`: every user's (an admin's list).
+    pub owner: Option<String>,
     pub status: Option<TaskStatus>,
     /// Case-insensitive substring of the title or the description.
     pub search: Option<String>,
@@ -160,6 +166,7 @@ impl ListQuery {
         };
         if errors.is_empty() {
             Ok(TaskFilter {
+                owner: present(&self.owner).map(str::to_string),
                 status,
                 search,
                 before_id,
@@ -190,6 +197,10 @@ impl ListQuery {
 #[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "server", into_params(parameter_in = Query))]
 pub struct CountQuery {
+    /// Count only this user's tasks (as in the list: an admin counts every
+    /// user's without it; anyone else may name only itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Count only tasks whose title or description contains this
     /// (case-insensitive; 3 to 255 characters). The counts of a search stop
     /// at 100 matching tasks.
@@ -211,6 +222,67 @@ impl CountQuery {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// One user's counts (`GET /api/task-owners`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct OwnerCounts {
+    /// The user (its `sub`).
+    pub owner: String,
+    #[serde(flatten)]
+    pub counts: TaskCounts,
+}
+
+/// Owners per page when `limit` is left out, and at most.
+pub const OWNERS_DEFAULT_LIMIT: i64 = 100;
+pub const OWNERS_MAX_LIMIT: i64 = 1000;
+
+/// The query string of `GET /api/task-owners`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "server", into_params(parameter_in = Query))]
+pub struct OwnersQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", param(value_type = Option<i64>, minimum = 1, maximum = 1000))]
+    pub limit: Option<String>,
+    /// Where the next page starts: taken from the `Link: rel="next"` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// A checked [`OwnersQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnersPage {
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+impl OwnersQuery {
+    pub fn validate(&self) -> Result<OwnersPage, Vec<FieldError>> {
+        match self.limit.as_deref().map(str::parse::<i64>) {
+            None => Ok(OWNERS_DEFAULT_LIMIT),
+            Some(Ok(limit)) if (1..=OWNERS_MAX_LIMIT).contains(&limit) => Ok(limit),
+            Some(_) => Err(vec![FieldError::new(
+                "limit",
+                format!("must be an integer from 1 to {OWNERS_MAX_LIMIT}"),
+            )]),
+        }
+        .map(|limit| OwnersPage {
+            after: present(&self.after).map(str::to_string),
+            limit,
+        })
+    }
+
+    /// The query string of the page after the one that ended at `last`.
+    pub fn next_page(&self, last: &str) -> String {
+        let mut query = format!("after={}", percent_encode(last));
+        if let Some(limit) = present(&self.limit) {
+            query = format!("limit={}&{query}", percent_encode(limit));
+        }
+        query
     }
 }
 
@@ -244,6 +316,7 @@ fn serde_urlencoded_string(query: &ListQuery) -> String {
         ("q", &query.q),
         ("limit", &query.limit),
         ("cursor", &query.cursor),
+        ("owner", &query.owner),
     ] {
         if let Some(value) = present(value) {
             pairs.push((name, value));
@@ -280,6 +353,7 @@ mod tests {
             q: some(q),
             limit: some(limit),
             cursor: some(cursor),
+            owner: None,
         }
     }
 

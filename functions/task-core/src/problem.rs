@@ -12,6 +12,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemType {
     BadRequest,
+    Unauthenticated,
+    InvalidToken,
+    InsufficientScope,
     ValidationFailed,
     TaskNotFound,
     RouteNotFound,
@@ -29,6 +32,9 @@ impl ProblemType {
     pub const fn uri(self) -> &'static str {
         match self {
             Self::BadRequest => "urn:task-app:problem:bad-request",
+            Self::Unauthenticated => "urn:task-app:problem:unauthenticated",
+            Self::InvalidToken => "urn:task-app:problem:invalid-token",
+            Self::InsufficientScope => "urn:task-app:problem:insufficient-scope",
             Self::ValidationFailed => "urn:task-app:problem:validation-failed",
             Self::TaskNotFound => "urn:task-app:problem:task-not-found",
             Self::RouteNotFound => "urn:task-app:problem:route-not-found",
@@ -46,6 +52,8 @@ impl ProblemType {
     pub const fn status(self) -> u16 {
         match self {
             Self::BadRequest => 400,
+            Self::Unauthenticated | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
             Self::ValidationFailed => 422,
             Self::TaskNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -62,6 +70,8 @@ impl ProblemType {
     pub const fn title(self) -> &'static str {
         match self.status() {
             400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
             412 => "Precondition Failed",

@@ -1,4 +1,8 @@
 //! All SQL on the `tasks` table, checked against the schema at compile time.
+//!
+//! Every read is scoped by owner, explicitly: `owner` is the user whose
+//! tasks the caller may see, or `None` for an admin, who sees every user's
+//! (`Caller::visible_owner`). Another user's task is the same as a missing one.
 
 use sqlx::{PgConnection, PgPool};
 
@@ -30,99 +34,171 @@ impl TaskRepository {
             Task,
             r#"
             SELECT id, title, description, status AS "status: TaskStatus",
-                   created_at, updated_at, version
+                   created_at, updated_at, version, owner
             FROM tasks
             WHERE ($1::text IS NULL OR status = $1)
               AND ($2::bigint IS NULL OR id < $2)
+              AND ($4::text IS NULL OR owner = $4)
             ORDER BY id DESC
             LIMIT $3
             "#,
             filter.status.map(TaskStatus::as_str),
             filter.before_id,
             filter.limit,
+            filter.owner.as_deref(),
         )
         .fetch_all(&self.pool)
         .await
     }
 
-    /// How many tasks of each status match `search` (all when `None`). All:
-    /// from the counters the triggers keep, in constant time. A search: see
-    /// [`crate::search`].
-    pub async fn count_by_status(&self, search: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
+    /// How many of `owner`'s tasks (every user's when `None`) of each status
+    /// match `search` (all when `None`). All: from the counters the triggers
+    /// keep, in constant time. A search: see [`crate::search`].
+    pub async fn count_by_status(
+        &self,
+        owner: Option<&str>,
+        search: Option<&str>,
+    ) -> Result<TaskCounts, sqlx::Error> {
         match search {
-            Some(search) => self.count_matching(search).await,
-            None => self.count_all().await,
+            Some(search) => self.count_matching(owner, search).await,
+            None => self.count_all(owner).await,
         }
     }
 
-    /// How many tasks of each status there are, from the counters.
-    pub(crate) async fn count_all(&self) -> Result<TaskCounts, sqlx::Error> {
+    /// How many of `owner`'s tasks (every user's when `None`) there are of
+    /// each status, from the counters: at most 48 rows either way.
+    pub(crate) async fn count_all(&self, owner: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
+        let rows = match owner {
+            Some(owner) => sqlx::query!(
+                r#"
+                    SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
+                    FROM task_owner_status_counts
+                    WHERE owner = $1
+                    GROUP BY status
+                    "#,
+                owner,
+            )
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| (row.status, row.count))
+            .collect(),
+            None => sqlx::query!(
+                r#"
+                SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
+                FROM task_status_counts
+                GROUP BY status
+                "#
+            )
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| (row.status, row.count))
+            .collect(),
+        };
+        Ok(rows)
+    }
+
+    /// Every user who has tasks, with their counts, in `owner` order: at
+    /// most `limit`, after `after` (a keyset page).
+    pub async fn owners(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, TaskCounts)>, sqlx::Error> {
         let rows = sqlx::query!(
             r#"
-            SELECT status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
-            FROM task_status_counts
-            GROUP BY status
-            "#
+            SELECT owner, status AS "status!: TaskStatus", sum(count)::bigint AS "count!"
+            FROM task_owner_status_counts
+            WHERE owner IN (SELECT owner FROM task_owner_status_counts
+                            WHERE ($1::text IS NULL OR owner > $1)
+                            GROUP BY owner HAVING sum(count) > 0
+                            ORDER BY owner LIMIT $2)
+            GROUP BY owner, status
+            ORDER BY owner, status
+            "#,
+            after,
+            limit,
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
+        let mut owners: Vec<(String, Vec<(TaskStatus, i64)>)> = Vec::new();
+        for row in rows {
+            match owners.last_mut() {
+                Some((owner, counts)) if *owner == row.owner => {
+                    counts.push((row.status, row.count))
+                }
+                _ => owners.push((row.owner, vec![(row.status, row.count)])),
+            }
+        }
+        Ok(owners
             .into_iter()
-            .map(|row| (row.status, row.count))
+            .map(|(owner, counts)| (owner, counts.into_iter().collect()))
             .collect())
     }
 
-    pub async fn find(&self, id: i64) -> Result<Option<Task>, sqlx::Error> {
+    /// The task `id`, if `owner` (any user's when `None`) may see it.
+    pub async fn find(&self, id: i64, owner: Option<&str>) -> Result<Option<Task>, sqlx::Error> {
         sqlx::query_as!(
             Task,
             r#"
             SELECT id, title, description, status AS "status: TaskStatus",
-                   created_at, updated_at, version
-            FROM tasks WHERE id = $1
+                   created_at, updated_at, version, owner
+            FROM tasks WHERE id = $1 AND ($2::text IS NULL OR owner = $2)
             "#,
             id,
+            owner,
         )
         .fetch_optional(&self.pool)
         .await
     }
 
-    /// Reads a task and locks it until the transaction ends.
+    /// [`TaskRepository::find`], locking the task until the transaction ends.
     pub async fn find_for_update(
         conn: &mut PgConnection,
         id: i64,
+        owner: Option<&str>,
     ) -> Result<Option<Task>, sqlx::Error> {
         sqlx::query_as!(
             Task,
             r#"
             SELECT id, title, description, status AS "status: TaskStatus",
-                   created_at, updated_at, version
-            FROM tasks WHERE id = $1
+                   created_at, updated_at, version, owner
+            FROM tasks WHERE id = $1 AND ($2::text IS NULL OR owner = $2)
             FOR UPDATE
             "#,
             id,
+            owner,
         )
         .fetch_optional(conn)
         .await
     }
 
-    pub async fn insert(conn: &mut PgConnection, task: &NewTask) -> Result<Task, sqlx::Error> {
+    /// Inserts a task of `owner`'s without its event (tests and fixtures:
+    /// the API creates tasks with `Outbox::create_tasks`).
+    pub async fn insert(
+        conn: &mut PgConnection,
+        task: &NewTask,
+        owner: &str,
+    ) -> Result<Task, sqlx::Error> {
         sqlx::query_as!(
             Task,
             r#"
-            INSERT INTO tasks (title, description, status)
-            VALUES ($1, $2, $3)
+            INSERT INTO tasks (title, description, status, owner)
+            VALUES ($1, $2, $3, $4)
             RETURNING id, title, description, status AS "status: TaskStatus",
-                      created_at, updated_at, version
+                      created_at, updated_at, version, owner
             "#,
             &*task.title,
             task.description.as_deref(),
             task.status.as_str(),
+            owner,
         )
         .fetch_one(conn)
         .await
     }
 
-    /// Stores the fields of `task` and bumps its version.
+    /// Stores the fields of `task` and bumps its version (its owner stays).
     pub async fn update(conn: &mut PgConnection, task: &Task) -> Result<Task, sqlx::Error> {
         sqlx::query_as!(
             Task,
@@ -132,7 +208,7 @@ impl TaskRepository {
                 updated_at = now(), version = version + 1
             WHERE id = $1
             RETURNING id, title, description, status AS "status: TaskStatus",
-                      created_at, updated_at, version
+                      created_at, updated_at, version, owner
             "#,
             task.id,
             task.title,
@@ -143,16 +219,22 @@ impl TaskRepository {
         .await
     }
 
-    /// Deletes a task, returning it as it was.
-    pub async fn delete(conn: &mut PgConnection, id: i64) -> Result<Option<Task>, sqlx::Error> {
+    /// Deletes the task `id` if `owner` (any user's when `None`) may see
+    /// it, returning it as it was.
+    pub async fn delete(
+        conn: &mut PgConnection,
+        id: i64,
+        owner: Option<&str>,
+    ) -> Result<Option<Task>, sqlx::Error> {
         sqlx::query_as!(
             Task,
             r#"
-            DELETE FROM tasks WHERE id = $1
+            DELETE FROM tasks WHERE id = $1 AND ($2::text IS NULL OR owner = $2)
             RETURNING id, title, description, status AS "status: TaskStatus",
-                      created_at, updated_at, version
+                      created_at, updated_at, version, owner
             "#,
             id,
+            owner,
         )
         .fetch_optional(conn)
         .await

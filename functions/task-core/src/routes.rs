@@ -10,28 +10,58 @@ pub struct Route {
     pub path: &'static str,
     /// The function (binary, Knative Service and `.local/stack.json` key) serving it.
     pub function: &'static str,
+    /// Who may call it.
+    pub access: Access,
 }
 
-const fn route(method: &'static str, path: &'static str, function: &'static str) -> Route {
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: no token is read.
+    Public,
+    /// A signed-in user (an access token); it sees its own tasks, an admin every user's.
+    User,
+    /// A signed-in user with the admin role.
+    Admin,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: &'static str,
+    access: Access,
+) -> Route {
     Route {
         method,
         path,
         function,
+        access,
     }
 }
 
+use Access::{Admin, Public, User};
+
 /// Every route the public gateway serves.
 pub const ROUTES: &[Route] = &[
-    route("GET", "/api/tasks", "list-tasks"),
-    route("GET", "/api/task-counts", "count-tasks"),
-    route("POST", "/api/tasks", "create-task"),
-    route("GET", "/api/tasks/{id}", "get-task"),
-    route("PUT", "/api/tasks/{id}", "update-task"),
-    route("DELETE", "/api/tasks/{id}", "delete-task"),
-    route("GET", "/api/tasks/{id}/history", "task-history"),
-    route("GET", "/health", "health"),
-    route("GET", "/api/openapi.json", "health"),
+    route("GET", "/api/tasks", "list-tasks", User),
+    route("GET", "/api/task-counts", "count-tasks", User),
+    route("GET", "/api/task-owners", "count-tasks", Admin),
+    route("POST", "/api/tasks", "create-task", User),
+    route("GET", "/api/tasks/{id}", "get-task", User),
+    route("PUT", "/api/tasks/{id}", "update-task", User),
+    route("DELETE", "/api/tasks/{id}", "delete-task", User),
+    route("GET", "/api/tasks/{id}/history", "task-history", User),
+    route("GET", "/health", "health", Public),
+    route("GET", "/api/openapi.json", "health", Public),
 ];
+
+/// Whether `function` serves a route that needs a signed-in caller (and so
+/// needs the token checks' settings).
+pub fn needs_sign_in(function: &str) -> bool {
+    ROUTES
+        .iter()
+        .any(|route| route.function == function && route.access != Access::Public)
+}
 
 /// Every function, routed or not, in start-up order. `audit` (reached by the
 /// broker's Trigger) and `outbox-relay` (reached by a timer) are not public.
@@ -174,6 +204,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn only_health_and_the_api_description_are_public() {
+        for route in ROUTES {
+            let public = route.path == "/health" || route.path == "/api/openapi.json";
+            assert_eq!(route.access == Access::Public, public, "{route:?}");
+        }
+        assert!(needs_sign_in("list-tasks"));
+        assert!(!needs_sign_in("health"));
+        assert!(!needs_sign_in("audit"));
     }
 
     #[test]

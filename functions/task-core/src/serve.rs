@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::app::{AppState, FunctionRoutes, build_app};
+use crate::auth::{AuthConfig, Authenticator};
 use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::db::lazy_pool;
@@ -46,7 +47,17 @@ pub async fn run<R: Into<FunctionRoutes>>(
             return ExitCode::from(2);
         }
     };
-    let state = AppState::new(function, pool.clone());
+    let mut state = AppState::new(function, pool.clone());
+    // The token checks' settings, for a function that serves signed-in routes.
+    if crate::routes::needs_sign_in(function) {
+        match AuthConfig::from_env() {
+            Ok(auth) => state = state.with_auth(Authenticator::new(auth)),
+            Err(err) => {
+                tracing::error!(function, error = %err, "invalid configuration");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let background = state.background.clone();
     let app = build_app(routes, state);
 

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use task_core::AuditLog;
 use task_core::audit_log::AuditRecord;
 use task_core::task::TaskStatus;
-use test_support::{TestApp, assert_problem};
+use test_support::{TestApp, assert_problem, identity};
 
 async fn app() -> TestApp {
     TestApp::spawn(task_history::FUNCTION, task_history::router()).await
@@ -20,8 +20,12 @@ async fn record(
     data: Value,
 ) {
     let event = json!({"specversion": "1.0", "id": id, "type": event_type, "data": data});
+    let alice = identity::sub("alice");
     AuditLog::new(app.db.pool.clone())
         .record(&AuditRecord {
+            actor: Some(&alice),
+            owner: Some(&alice),
+            verified: true,
             event_type,
             task_id,
             task_sequence: sequence,

@@ -1,7 +1,9 @@
-//! What the functions' integration tests share: a real PostgreSQL server for
-//! the whole test process, a fresh migrated database for every test, and the
-//! function under test served over real HTTP on a free port.
+//! What the functions' integration tests share: a real PostgreSQL server and
+//! a real OpenID Provider for the whole test process, a fresh migrated
+//! database for every test, and the function under test served over real
+//! HTTP on a free port, called with tokens signed in for through the provider.
 
+pub mod identity;
 mod kafka;
 mod postgres;
 mod proxy;
@@ -12,7 +14,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use task_core::background::Background;
 use task_core::db::MIGRATOR;
-use task_core::routes::Duty;
+use task_core::routes::{Duty, needs_sign_in};
 use task_core::task::{CreateTaskRequest, Patch, Task, TaskStatus};
 use task_core::{AppState, FunctionRoutes, TaskRepository, build_app};
 use task_events::publisher::EventPublisher;
@@ -73,8 +75,26 @@ impl TestDatabase {
         self.url.rsplit('/').next().unwrap_or_default()
     }
 
-    /// Inserts a task directly, bypassing the API.
+    /// Makes the tasks that SQL inserts without an owner the demo account
+    /// `username`'s (for tests that seed many rows in one statement).
+    pub async fn owner_by_default(&self, username: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            // A sub is a UUID: nothing to escape.
+            "ALTER TABLE tasks ALTER COLUMN owner SET DEFAULT '{}'",
+            identity::sub(username)
+        )))
+        .execute(&self.pool)
+        .await
+        .expect("set the owner's default");
+    }
+
+    /// Inserts a task of alice's directly, bypassing the API.
     pub async fn insert_task(&self, title: &str, status: TaskStatus) -> Task {
+        self.insert_task_of(DEFAULT_USER, title, status).await
+    }
+
+    /// Inserts a task of the demo account `username` directly, bypassing the API.
+    pub async fn insert_task_of(&self, username: &str, title: &str, status: TaskStatus) -> Task {
         let mut conn = self.pool.acquire().await.expect("a connection");
         let task = CreateTaskRequest {
             title: Patch::Value(title.into()),
@@ -83,7 +103,7 @@ impl TestDatabase {
         }
         .validate()
         .expect("a valid task");
-        TaskRepository::insert(&mut conn, &task)
+        TaskRepository::insert(&mut conn, &task, &identity::sub(username))
             .await
             .expect("insert a task")
     }
@@ -134,10 +154,14 @@ impl TestDatabase {
     }
 }
 
+/// Whose token a [`TestApp`]'s client sends: a user without the admin role.
+pub const DEFAULT_USER: &str = "alice";
+
 /// One function served on 127.0.0.1, with its own database.
 #[derive(Debug, Clone)]
 pub struct TestApp {
     pub address: String,
+    /// Sends alice's access token, where the function needs one.
     pub client: reqwest::Client,
     pub db: TestDatabase,
     /// What the function does after its responses (event sends).
@@ -169,7 +193,13 @@ impl TestApp {
         pool: PgPool,
         db: TestDatabase,
     ) -> Self {
-        let state = AppState::new(function, pool);
+        let mut state = AppState::new(function, pool);
+        let client = if needs_sign_in(function) {
+            state = state.with_auth(identity::authenticator());
+            client_as(DEFAULT_USER).await
+        } else {
+            reqwest::Client::new()
+        };
         let background = state.background.clone();
         let app = build_app(routes, state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -177,10 +207,15 @@ impl TestApp {
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             address,
-            client: reqwest::Client::new(),
+            client,
             db,
             background,
         }
+    }
+
+    /// A client that sends the access token of the demo account `username`.
+    pub async fn client_as(&self, username: &str) -> reqwest::Client {
+        client_as(username).await
     }
 
     /// Waits (up to 10 s) until the work started after the responses so
@@ -219,6 +254,21 @@ impl TestApp {
             .await
             .expect("request")
     }
+}
+
+/// A client sending `username`'s access token (signed in through the
+/// test process's provider) with every request.
+pub async fn client_as(username: &str) -> reqwest::Client {
+    let token = identity::token(username).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("a token is ASCII");
+    bearer.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// The password of the tests' login users (the test server is throw-away).

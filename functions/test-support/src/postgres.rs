@@ -46,7 +46,7 @@ pub fn server() -> &'static PostgresCluster {
 }
 
 fn start() -> Result<PostgresCluster, String> {
-    remove_stale_clusters();
+    remove_stale_dirs(DIR_PREFIX);
     let data_dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let port = free_port().map_err(|e| e.to_string())?;
@@ -66,8 +66,9 @@ fn start() -> Result<PostgresCluster, String> {
     Ok(cluster)
 }
 
-/// Removes the data directories of test processes that are gone.
-fn remove_stale_clusters() {
+/// Removes the directories (`<prefix><pid>` in the temporary directory) of
+/// test processes that are gone.
+pub(crate) fn remove_stale_dirs(prefix: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -75,7 +76,7 @@ fn remove_stale_clusters() {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|n| n.strip_prefix(prefix))
             .and_then(|pid| pid.parse::<i32>().ok())
         else {
             continue;

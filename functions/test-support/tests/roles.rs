@@ -24,10 +24,10 @@ const DENIED: &str = "42501"; // insufficient_privilege
 async fn seeded() -> TestDatabase {
     let db = TestDatabase::new().await;
     sqlx::raw_sql(
-        "INSERT INTO tasks (title) VALUES ('seeded');
+        "INSERT INTO tasks (title, owner) VALUES ('seeded', 'u1');
          INSERT INTO event_outbox (event_id, event, task_id) VALUES (gen_random_uuid(), '{}', 1);
-         INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source)
-             VALUES ('task.created', 1, 1, '{}', 'e1', '/test');",
+         INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source, verified)
+             VALUES ('task.created', 1, 1, '{}', 'e1', '/test', false);",
     )
     .execute(&db.pool)
     .await
@@ -41,19 +41,21 @@ async fn a_reading_function_cannot_write_anything() {
     for allowed in [
         "SELECT * FROM tasks",
         "SELECT * FROM task_status_counts",
+        "SELECT * FROM task_owner_status_counts",
         "SELECT * FROM task_audit_log",
         "SELECT max(version) FROM _sqlx_migrations",
     ] {
         assert_eq!(run(&db, Duty::Read, allowed).await, Ok(()), "{allowed}");
     }
     for denied in [
-        "INSERT INTO tasks (title) VALUES ('x')",
+        "INSERT INTO tasks (title, owner) VALUES ('x', 'u1')",
         "UPDATE tasks SET title = 'x'",
         "DELETE FROM tasks",
         "SELECT * FROM event_outbox",
         "UPDATE task_audit_log SET event_type = 'x'",
         "DELETE FROM task_audit_log",
         "UPDATE task_status_counts SET count = 0",
+        "SELECT * FROM suspect_events",
         "CREATE TABLE mine (x int)",
         "DROP TABLE tasks",
     ] {
@@ -69,7 +71,7 @@ async fn a_reading_function_cannot_write_anything() {
 async fn a_writing_function_changes_tasks_and_the_outbox_only() {
     let db = seeded().await;
     for allowed in [
-        "INSERT INTO tasks (title) VALUES ('x')",
+        "INSERT INTO tasks (title, owner) VALUES ('x', 'u1')",
         "UPDATE tasks SET status = 'complete'",
         "DELETE FROM tasks WHERE title = 'x'",
         "INSERT INTO event_outbox (event_id, event, task_id) VALUES (gen_random_uuid(), '{}', 1)",
@@ -79,7 +81,7 @@ async fn a_writing_function_changes_tasks_and_the_outbox_only() {
     }
     for denied in [
         "SELECT * FROM task_audit_log",
-        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source) VALUES ('x', 1, 1, '{}', 'forged', '/x')",
+        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source, verified) VALUES ('x', 1, 1, '{}', 'forged', '/x', true)",
         "DELETE FROM event_outbox",
         "UPDATE task_status_counts SET count = 0",
         "TRUNCATE tasks",
@@ -102,8 +104,12 @@ async fn a_writing_function_changes_tasks_and_the_outbox_only() {
 async fn the_audit_function_records_but_never_rewrites_the_log() {
     let db = seeded().await;
     for allowed in [
-        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source) VALUES ('task.created', 2, 1, '{}', 'e2', '/test')",
+        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source, verified) VALUES ('task.created', 2, 1, '{}', 'e2', '/test', false)",
         "UPDATE task_audit_log SET deliveries = deliveries + 1 WHERE event_id = 'e1'",
+        // The check of a delivery against the change that wrote it.
+        "SELECT event_id, actor, owner, event FROM event_outbox",
+        "SELECT id, owner FROM tasks",
+        "INSERT INTO suspect_events (event_source, event_id, reason, event) VALUES ('/functions/x', 'f', 'forged', '{}')",
     ] {
         assert_eq!(run(&db, Duty::Audit, allowed).await, Ok(()), "{allowed}");
     }
@@ -112,6 +118,8 @@ async fn the_audit_function_records_but_never_rewrites_the_log() {
         "DELETE FROM task_audit_log",
         "SELECT * FROM tasks",
         "SELECT * FROM event_outbox",
+        "UPDATE event_outbox SET actor = 'someone else'",
+        "DELETE FROM suspect_events",
     ] {
         assert_eq!(
             run(&db, Duty::Audit, denied).await,
@@ -127,12 +135,13 @@ async fn the_relay_works_the_outbox_and_only_reads_the_log() {
     for allowed in [
         "UPDATE event_outbox SET leased_until = now()",
         "SELECT count(*) FROM task_audit_log",
+        "SELECT count(*) FROM suspect_events",
         "DELETE FROM event_outbox",
     ] {
         assert_eq!(run(&db, Duty::Relay, allowed).await, Ok(()), "{allowed}");
     }
     for denied in [
-        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source) VALUES ('x', 1, 1, '{}', 'forged', '/x')",
+        "INSERT INTO task_audit_log (event_type, task_id, task_sequence, event_data, event_id, event_source, verified) VALUES ('x', 1, 1, '{}', 'forged', '/x', true)",
         "UPDATE tasks SET title = 'x'",
         "SELECT * FROM tasks",
     ] {

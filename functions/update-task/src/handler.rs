@@ -1,4 +1,5 @@
 use axum::extract::State;
+use task_core::auth::Caller;
 use task_core::extract::{IfMatch, JsonBody, TaskId, TraceParent};
 use task_core::problem::Problem;
 use task_core::response::TaskResponse;
@@ -9,11 +10,14 @@ use task_events::{TaskEvent, TaskUpdated};
 
 /// Changes the fields sent and leaves the others. With `If-Match`, only when the
 /// task is still at that version. A change that changes nothing keeps the version
-/// and emits nothing; any other emits `task.updated` with the changed fields.
+/// and emits nothing; any other emits `task.updated` with the changed fields,
+/// the caller its actor. A user changes its own tasks (another user's is a
+/// 404, as a missing one); an admin any, whose owner stays.
 #[utoipa::path(
     put,
     path = "/api/tasks/{id}",
     tag = "tasks",
+    security(("bearer" = [])),
     params(
         ("id" = i64, Path, minimum = 1, description = "The task id"),
         ("If-Match" = Option<String>, Header, description = "Only update if the task's ETag is one of these"),
@@ -23,6 +27,7 @@ use task_events::{TaskEvent, TaskUpdated};
         (status = 200, description = "The task after the change", body = Task,
             headers(("ETag" = String, description = "The task's version"))),
         (status = 400, description = "Malformed JSON, wrong types, unknown fields or a bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No access token, or not a valid one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The task changed since that version; `current` holds it", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 128 KiB", body = Problem, content_type = "application/problem+json"),
@@ -34,6 +39,7 @@ use task_events::{TaskEvent, TaskUpdated};
 pub async fn update_task(
     State(state): State<AppState>,
     State(events): State<EventPublisher>,
+    caller: Caller,
     traceparent: TraceParent,
     TaskId(id): TaskId,
     if_match: IfMatch,
@@ -41,7 +47,7 @@ pub async fn update_task(
 ) -> Result<TaskResponse, ApiError> {
     let patch = request.validate()?;
     let mut change = events.begin(&state).await?;
-    let current = TaskRepository::find_for_update(change.conn(), id)
+    let current = TaskRepository::find_for_update(change.conn(), id, caller.visible_owner())
         .await?
         .ok_or(ApiError::TaskNotFound(id))?;
     if_match.check(&current)?;
@@ -52,6 +58,7 @@ pub async fn update_task(
     change
         .commit(
             TaskEvent::Updated(TaskUpdated::between(&current, &task)),
+            &caller.sub,
             traceparent.as_deref(),
         )
         .await?;

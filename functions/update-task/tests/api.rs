@@ -19,7 +19,7 @@ async fn app() -> TestApp {
 
 async fn stored(app: &TestApp, id: i64) -> Task {
     task_core::TaskRepository::new(app.db.pool.clone())
-        .find(id)
+        .find(id, None)
         .await
         .unwrap()
         .expect("the task exists")

@@ -20,24 +20,28 @@ impl TaskRepository {
     /// [`SEARCH_COUNT_CAP`] (then `exact` is false): from the newest tasks
     /// when the word is common enough to reach the cap among them, else from
     /// the trigram indexes (whose cost grows with the matches, not the cap).
-    pub(crate) async fn count_matching(&self, search: &str) -> Result<TaskCounts, sqlx::Error> {
+    pub(crate) async fn count_matching(
+        &self,
+        owner: Option<&str>,
+        search: &str,
+    ) -> Result<TaskCounts, sqlx::Error> {
         let pattern = like_pattern(search);
         let wanted = SEARCH_COUNT_CAP + 1;
-        let candidates = self.count_all().await?.total;
+        let candidates = self.count_all(owner).await?.total;
         let mut conn = self.pool().acquire().await?;
-        let found = count_newest(&mut conn, &pattern, SEARCH_WINDOW, wanted).await?;
+        let found = count_newest(&mut conn, owner, &pattern, SEARCH_WINDOW, wanted).await?;
         let read = SEARCH_WINDOW.min(candidates);
         if found.total >= wanted || read >= candidates {
             return Ok(capped(found));
         }
         let density = found.total as f64 / read as f64;
         if let Plan::Walk(rows) = plan(wanted, density, candidates, COUNT_INDEX_COST) {
-            let found = count_newest(&mut conn, &pattern, rows, wanted).await?;
+            let found = count_newest(&mut conn, owner, &pattern, rows, wanted).await?;
             if found.total >= wanted || rows >= candidates {
                 return Ok(capped(found));
             }
         }
-        count_from_indexes(&mut conn, &pattern, wanted)
+        count_from_indexes(&mut conn, owner, &pattern, wanted)
             .await
             .map(capped)
     }
@@ -53,6 +57,7 @@ fn capped(mut counts: TaskCounts) -> TaskCounts {
 /// the walk stops as soon as it has them.
 async fn count_newest(
     conn: &mut PgConnection,
+    owner: Option<&str>,
     pattern: &str,
     rows: i64,
     wanted: i64,
@@ -60,13 +65,16 @@ async fn count_newest(
     let statuses = sqlx::query_scalar!(
         r#"
         SELECT status AS "status!: TaskStatus"
-        FROM (SELECT status, title, description FROM tasks ORDER BY id DESC LIMIT $2) AS newest
+        FROM (SELECT status, title, description FROM tasks
+              WHERE ($4::text IS NULL OR owner = $4)
+              ORDER BY id DESC LIMIT $2) AS newest
         WHERE title ILIKE $1 ESCAPE '\' OR description ILIKE $1 ESCAPE '\'
         LIMIT $3
         "#,
         pattern,
         rows,
         wanted,
+        owner,
     )
     .fetch_all(conn)
     .await?;
@@ -76,6 +84,7 @@ async fn count_newest(
 /// The statuses of the first `wanted` matches the trigram indexes find.
 async fn count_from_indexes(
     conn: &mut PgConnection,
+    owner: Option<&str>,
     pattern: &str,
     wanted: i64,
 ) -> Result<TaskCounts, sqlx::Error> {
@@ -85,12 +94,14 @@ async fn count_from_indexes(
         r#"
         SELECT status AS "status!: TaskStatus", count(*) AS "count!"
         FROM (SELECT status FROM tasks
-              WHERE title ILIKE $1 ESCAPE '\' OR description ILIKE $1 ESCAPE '\'
+              WHERE (title ILIKE $1 ESCAPE '\' OR description ILIKE $1 ESCAPE '\')
+                AND ($3::text IS NULL OR owner = $3)
               LIMIT $2) AS matching
         GROUP BY status
         "#,
         pattern,
         wanted,
+        owner,
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -43,7 +43,10 @@ impl TaskRepository {
         if found.len() as i64 >= filter.limit || read < SEARCH_WINDOW {
             return Ok(found);
         }
-        let candidates = self.count_all().await?.of(filter.status);
+        let candidates = self
+            .count_all(filter.owner.as_deref())
+            .await?
+            .of(filter.status);
         let density = found.len() as f64 / read as f64;
         match plan(filter.limit, density, candidates, INDEX_ROW_COST) {
             Plan::Walk(rows) => {
@@ -97,13 +100,14 @@ async fn walk(
             SELECT * FROM tasks
             WHERE ($1::text IS NULL OR status = $1)
               AND ($2::bigint IS NULL OR id < $2)
+              AND ($6::text IS NULL OR owner = $6)
             ORDER BY id DESC
             LIMIT $5
         )
         SELECT (SELECT count(*) FROM newest) AS "read!",
                m.id AS "id?", m.title AS "title?", m.description,
                m.status AS "status?: TaskStatus", m.created_at AS "created_at?",
-               m.updated_at AS "updated_at?", m.version AS "version?"
+               m.updated_at AS "updated_at?", m.version AS "version?", m.owner AS "owner?"
         FROM (SELECT 1) AS one
         LEFT JOIN LATERAL (
             SELECT * FROM newest
@@ -117,6 +121,7 @@ async fn walk(
         pattern,
         filter.limit,
         rows,
+        filter.owner.as_deref(),
     )
     .fetch_all(conn)
     .await?;
@@ -132,6 +137,7 @@ async fn walk(
                 created_at: row.created_at?,
                 updated_at: row.updated_at?,
                 version: row.version?,
+                owner: row.owner?,
             })
         })
         .collect();
@@ -150,11 +156,12 @@ async fn from_indexes(
         Task,
         r#"
         SELECT id, title, description, status AS "status: TaskStatus",
-               created_at, updated_at, version
+               created_at, updated_at, version, owner
         FROM tasks
         WHERE (title ILIKE $3 ESCAPE '\' OR description ILIKE $3 ESCAPE '\')
           AND ($1::text IS NULL OR status = $1)
           AND ($2::bigint IS NULL OR id < $2)
+          AND ($5::text IS NULL OR owner = $5)
         ORDER BY id DESC
         LIMIT $4
         "#,
@@ -162,6 +169,7 @@ async fn from_indexes(
         filter.before_id,
         pattern,
         filter.limit,
+        filter.owner.as_deref(),
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -86,6 +86,10 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
     /// Bumped on every change; the task's ETag.
     pub version: i32,
+    /// The user it belongs to: the `sub` of whoever created it. (Events
+    /// recorded before tasks had owners carry none.)
+    #[serde(default)]
+    pub owner: String,
 }
 
 impl Task {
@@ -122,6 +126,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            owner: "u1".into(),
         };
         assert_eq!(task.etag(), "\"1\"");
     }
