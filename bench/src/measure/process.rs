@@ -27,7 +27,13 @@ impl FunctionProcess {
     /// local stack would give it.
     pub fn spawn(bin_dir: &Path, function: &str, stack: &StackFile) -> anyhow::Result<Self> {
         let port = servers::ports::free_port()?;
-        let env = function_env(function, port, &stack.database_url, &stack.broker_url);
+        let env = function_env(
+            function,
+            port,
+            &stack.database_url,
+            &stack.broker_url,
+            &stack.auth.function_env(),
+        );
         let child = Command::new(bin_dir.join(function))
             .envs(env)
             .env("RUST_LOG", "warn")

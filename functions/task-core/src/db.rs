@@ -13,6 +13,20 @@ use crate::config::Config;
 /// creates tables by itself; the local stack and the tests apply these.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
+/// Applies the migrations on `conn`. Tasks made before tasks had owners
+/// become `existing_owner`'s (the migration that adds owners reads it from
+/// the session's `task_app.existing_owner`).
+pub async fn migrate(
+    conn: &mut sqlx::PgConnection,
+    existing_owner: &str,
+) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::query("SELECT set_config('task_app.existing_owner', $1, false)")
+        .bind(existing_owner)
+        .execute(&mut *conn)
+        .await?;
+    MIGRATOR.run(conn).await
+}
+
 /// The schema version this build expects: the newest embedded migration.
 pub fn expected_schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)

@@ -33,7 +33,33 @@ pub struct GatewayConfig {
     pub runtime_dir: PathBuf,
     /// Run in the foreground (the supervisor owns the process).
     pub foreground: bool,
+    /// Where people sign in.
+    pub sign_in: SignIn,
 }
+
+/// The OpenID Provider, served under [`SIGN_IN_PATH`] on the gateway's own
+/// origin (so the web app's requests to it stay same-origin, its cookies
+/// first-party), and what the web app is told of it (`/config.json`).
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub provider: Upstream,
+    /// The issuer as the web app finds it: a path on this origin.
+    pub issuer_path: String,
+    /// The web app's client id.
+    pub client_id: String,
+    /// The Content-Security-Policy of the provider's pages, when they are
+    /// ours (`local/oidc`: no script, one form); `None` leaves the
+    /// provider's own headers (Keycloak sets its own).
+    pub page_policy: Option<String>,
+}
+
+/// Where the OpenID Provider is served on the gateway.
+pub const SIGN_IN_PATH: &str = "/oidc/";
+
+/// The policy of `local/oidc`'s sign-in page: its stylesheet, and a form
+/// that posts to this origin; nothing else.
+pub const SIGN_IN_PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Where the edge router listens in its container (Knative's default `$PORT`).
 pub const KNATIVE_PORT: u16 = 8080;
@@ -59,12 +85,24 @@ impl GatewayConfig {
                 )
             })
             .collect();
+        // The provider is the cluster's Keycloak (Service `oidc`, serving
+        // under /oidc: KC_HTTP_RELATIVE_PATH), realm `task-app`.
+        let provider_host = format!("oidc.{namespace}.svc.cluster.local");
         Self {
             listen: format!("0.0.0.0:{KNATIVE_PORT}"),
             upstreams,
             web_root: "/usr/share/task-app/web".into(),
             runtime_dir: "/tmp".into(),
             foreground: true,
+            sign_in: SignIn {
+                provider: Upstream {
+                    address: format!("{provider_host}:80"),
+                    host_header: None,
+                },
+                issuer_path: "/oidc/realms/task-app".into(),
+                client_id: "task-web".into(),
+                page_policy: None,
+            },
         }
     }
 }
@@ -129,6 +167,10 @@ pub fn path_regex(path: &str) -> String {
 const NGINX_CONF: &str = include_str!("edge_router/nginx.conf.template");
 /// One location that routes API requests to the functions.
 const API_LOCATION: &str = include_str!("edge_router/api-location.conf.template");
+/// The location of the OpenID Provider.
+const SIGN_IN_LOCATION: &str = include_str!("edge_router/sign-in-location.conf.template");
+/// The upstream name of the OpenID Provider (no function has it).
+const SIGN_IN_UPSTREAM: &str = "oidc";
 
 impl GatewayConfig {
     /// Renders `nginx.conf`.
@@ -149,6 +191,8 @@ impl GatewayConfig {
             ("methods_by_path", methods_by_path()),
             ("host_by_function", self.host_by_function()),
             ("api_locations", api_locations()),
+            ("sign_in_location", self.sign_in_location()),
+            ("web_config", self.web_config()),
         ]);
         fill(NGINX_CONF, &slots)
     }
@@ -156,13 +200,42 @@ impl GatewayConfig {
     fn upstreams(&self) -> String {
         self.upstreams
             .iter()
-            .map(|(function, upstream)| {
+            .chain([(&SIGN_IN_UPSTREAM.to_string(), &self.sign_in.provider)])
+            .map(|(name, upstream)| {
                 format!(
-                    "upstream {function} {{\n    server {};\n    keepalive 16;\n}}\n",
+                    "upstream {name} {{\n    server {};\n    keepalive 16;\n}}\n",
                     upstream.address
                 )
             })
             .collect()
+    }
+
+    /// `/oidc/` to the provider, with the public host it builds its URLs from.
+    fn sign_in_location(&self) -> String {
+        let policy = self
+            .sign_in
+            .page_policy
+            .as_deref()
+            .map(|policy| security_headers().replace(CONTENT_SECURITY_POLICY, policy))
+            .unwrap_or_default();
+        fill(
+            SIGN_IN_LOCATION,
+            &[
+                ("location", SIGN_IN_PATH.to_string()),
+                ("upstream", SIGN_IN_UPSTREAM.to_string()),
+                ("page_headers", policy),
+            ],
+        )
+    }
+
+    /// What the web app reads at `/config.json`: where to sign in.
+    fn web_config(&self) -> String {
+        let config = serde_json::json!({
+            "issuer": self.sign_in.issuer_path,
+            "client_id": self.sign_in.client_id,
+        });
+        // Inside a single-quoted nginx string: no quote or backslash can occur.
+        config.to_string().replace(['\'', '\\'], "")
     }
 
     fn host_by_function(&self) -> String {
@@ -353,6 +426,7 @@ mod tests {
             web_root: "/srv/web".into(),
             runtime_dir: "/tmp/nginx".into(),
             foreground: true,
+            sign_in: GatewayConfig::knative("ns").sign_in,
         }
         .render();
         for route in ROUTES {

@@ -10,7 +10,6 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
-use task_core::db::MIGRATOR;
 use task_core::routes::Duty;
 
 use servers::postgres::{PostgresCluster, random_password, write_private};
@@ -71,12 +70,14 @@ impl Credentials {
     }
 }
 
-/// Creates the `tasks` database unless it exists, applies the migrations,
-/// and makes each duty's login user (with its password, a member of its
-/// role). Returns the superuser's URL.
+/// Creates the `tasks` database unless it exists, applies the migrations
+/// (tasks made before tasks had owners become `existing_owner`'s), and makes
+/// each duty's login user (with its password, a member of its role).
+/// Returns the superuser's URL.
 pub async fn prepare(
     cluster: &PostgresCluster,
     credentials: &Credentials,
+    existing_owner: &str,
 ) -> anyhow::Result<String> {
     let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
     let exists: bool =
@@ -93,8 +94,7 @@ pub async fn prepare(
 
     let url = cluster.url(DATABASE);
     let mut conn = PgConnection::connect(&url).await?;
-    MIGRATOR
-        .run(&mut conn)
+    task_core::db::migrate(&mut conn, existing_owner)
         .await
         .context("applying the migrations")?;
     for duty in Duty::ALL {

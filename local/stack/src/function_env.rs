@@ -1,19 +1,33 @@
 //! The environment a function gets: what Knative would give it (`PORT`,
-//! `K_SINK` as from a SinkBinding, `DATABASE_URL` from its Secret), pointed at
-//! local parts. The supervisor starts every function with it, and the bench
-//! starts functions alone with the same.
+//! `K_SINK` as from a SinkBinding, `DATABASE_URL` from its Secret, the token
+//! checks' settings from its ConfigMap), pointed at local parts. The
+//! supervisor starts every function with it, and the bench starts functions
+//! alone with the same.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use task_core::routes::{EVENT_SENDERS, OUTBOX_RELAY};
+use task_core::routes::{EVENT_SENDERS, OUTBOX_RELAY, needs_sign_in};
+
+/// How the functions check tokens: the provider's issuer, its key set as a
+/// file written before they start (a cold start asks the provider nothing),
+/// and where to fetch it again on a rotation.
+#[derive(Debug, Clone)]
+pub struct AuthEnv {
+    pub issuer: String,
+    pub jwks_file: PathBuf,
+    pub jwks_url: String,
+}
 
 /// What Knative would give a function, pointed at the local parts: event
-/// senders get `K_SINK` (as from a SinkBinding).
+/// senders get `K_SINK` (as from a SinkBinding), the functions of signed-in
+/// routes the token checks' settings.
 pub fn function_env(
     name: &str,
     port: u16,
     database_url: &str,
     event_sink: &str,
+    auth: &AuthEnv,
 ) -> BTreeMap<String, String> {
     let mut env = log_env();
     env.extend([
@@ -21,6 +35,16 @@ pub fn function_env(
         ("BIND_ADDRESS".to_string(), "127.0.0.1".to_string()),
         ("DATABASE_URL".to_string(), database_url.to_string()),
     ]);
+    if needs_sign_in(name) {
+        env.extend([
+            ("AUTH_ISSUER".to_string(), auth.issuer.clone()),
+            (
+                "AUTH_JWKS_FILE".to_string(),
+                auth.jwks_file.display().to_string(),
+            ),
+            ("AUTH_JWKS_URL".to_string(), auth.jwks_url.clone()),
+        ]);
+    }
     if EVENT_SENDERS.contains(&name) {
         env.insert("K_SINK".into(), event_sink.to_string());
         // The supervisor's own EVENT_* settings (the send bound) pass on.

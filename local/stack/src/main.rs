@@ -43,6 +43,9 @@ enum Command {
         /// The Kafka-protocol broker (tansu).
         #[arg(long, env = "KAFKA_PORT", default_value_t = 19092)]
         kafka_port: u16,
+        /// The OpenID Provider's own port (the gateway serves it under /oidc/).
+        #[arg(long, env = "OIDC_PORT", default_value_t = 8069)]
+        oidc_port: u16,
         /// The local Knative broker's ingress; its dispatcher takes the next port.
         #[arg(long, env = "BROKER_PORT", default_value_t = 8070)]
         broker_port: u16,
@@ -65,6 +68,9 @@ enum Command {
     },
     /// Stop a stack running in the background from the same state directory.
     Down,
+    /// Print a fresh access token for USERNAME (alice, bob or carol), signed
+    /// in for through the running stack's OpenID Provider, as a person does.
+    Token { username: String },
     /// Show every service of the running stack (pid, held, crash restarts)
     /// and where the outbox's events stand (unsent, unaudited, parked).
     Status,
@@ -99,6 +105,7 @@ async fn main() -> ExitCode {
             functions_base_port,
             postgres_port,
             kafka_port,
+            oidc_port,
             broker_port,
             manifests,
             relay_interval_ms,
@@ -114,6 +121,7 @@ async fn main() -> ExitCode {
                 functions_base_port,
                 postgres_port,
                 kafka_port,
+                oidc_port,
                 broker_port,
                 manifests_dir: manifests,
                 relay_interval: Duration::from_millis(relay_interval_ms),
@@ -136,6 +144,16 @@ async fn main() -> ExitCode {
             }
         }
         Command::Down => down(&cli.state_dir).await,
+        Command::Token { username } => match token(&cli.state_dir, &username).await {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                log("stack", &format!("error: {err}"));
+                ExitCode::FAILURE
+            }
+        },
         Command::Status => {
             let services = admin(&cli.state_dir, None).await;
             if services == ExitCode::SUCCESS {
@@ -282,6 +300,15 @@ async fn relay_answer<T: serde::de::DeserializeOwned>(
         .json()
         .await
         .map_err(|err| format!("the relay's answer: {err}"))
+}
+
+/// Signs `username` in through the running stack's provider (its sign-in
+/// page, with the password in `stack.json`) and returns the access token.
+async fn token(state_dir: &std::path::Path, username: &str) -> Result<String, String> {
+    StackFile::read(state_dir)
+        .map_err(|_| format!("no stack is running from {}", state_dir.display()))?
+        .access_token(username)
+        .await
 }
 
 async fn down(state_dir: &std::path::Path) -> ExitCode {

@@ -1,5 +1,7 @@
 //! `migrate`: applies the migrations to `DATABASE_URL`, waiting (up to
 //! `MIGRATE_WAIT_SECS`, default 300) for the database to accept connections.
+//! Tasks made before tasks had owners become `EXISTING_TASKS_OWNER`'s (a
+//! user's `sub`; default `unowned`, which only an admin sees).
 //! Run by the Knative deployment's Job; the local stack and the tests apply
 //! the same embedded migrations themselves.
 
@@ -9,7 +11,6 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use task_core::config::{ConfigError, setting};
-use task_core::db::MIGRATOR;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -41,7 +42,8 @@ async fn main() -> ExitCode {
             }
         }
     };
-    match MIGRATOR.run(&mut conn).await {
+    let existing_owner = lookup("EXISTING_TASKS_OWNER").unwrap_or_else(|| "unowned".into());
+    match task_core::db::migrate(&mut conn, &existing_owner).await {
         Ok(()) => {
             tracing::info!(
                 schema_version = task_core::db::expected_schema_version(),

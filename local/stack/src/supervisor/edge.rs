@@ -25,6 +25,15 @@ pub(super) async fn start_gateway(
         web_root: web_root(options, state_dir)?,
         runtime_dir: runtime_dir.clone(),
         foreground: true,
+        sign_in: SignIn {
+            provider: Upstream {
+                address: format!("127.0.0.1:{}", options.oidc_port),
+                host_header: None,
+            },
+            issuer_path: "/oidc".into(),
+            client_id: WEB_CLIENT.into(),
+            page_policy: Some(SIGN_IN_PAGE_POLICY.into()),
+        },
     };
     let conf_path = runtime_dir.join("nginx.conf");
     std::fs::write(&conf_path, config.render())?;

@@ -10,15 +10,16 @@ use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
 use task_core::routes::{Duty, FUNCTIONS, OUTBOX_RELAY};
 
-use crate::function_env::{function_env, log_env};
+use crate::function_env::{AuthEnv, function_env, log_env};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{Action, Request};
 use crate::database::{self, Credentials};
 use crate::lock::StackLock;
 use crate::service::{Service, log};
-use crate::stack_file::StackFile;
-use knative_contract::edge_router::{GatewayConfig, Upstream};
+use crate::stack_file::{AuthInfo, AuthUser, StackFile};
+use knative_contract::edge_router::{GatewayConfig, SIGN_IN_PAGE_POLICY, SignIn, Upstream};
+use servers::oidc::{AUDIENCE, OidcProvider, WEB_CLIENT};
 use servers::ports::wait_listening;
 use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};
 use servers::tansu::{find_tansu, tansu_command};
@@ -45,6 +46,8 @@ pub struct StackOptions {
     pub postgres_port: u16,
     /// tansu's port.
     pub kafka_port: u16,
+    /// The OpenID Provider's own port (the gateway serves it under /oidc/).
+    pub oidc_port: u16,
     /// The broker's ingress; its dispatcher's health check takes the next port.
     pub broker_port: u16,
     /// Where the Broker, Trigger and KafkaSink manifests are.
@@ -118,12 +121,15 @@ async fn start_and_supervise(
     let mut terminate = signal(SignalKind::terminate())?;
     let started = Instant::now();
 
-    let database = start_postgres(options, state_dir, services).await?;
+    let identity = start_identity(options, state_dir, services).await?;
+    let database = start_postgres(options, state_dir, &identity, services).await?;
     let kafka_bootstrap = start_kafka(options, services).await?;
     let broker_url = start_broker_receiver(options, &kafka_bootstrap, services).await?;
-    let functions = start_functions(options, &database, &broker_url, services).await?;
+    let functions =
+        start_functions(options, &database, &broker_url, &identity.env, services).await?;
     start_broker_dispatcher(options, &kafka_bootstrap, &functions, services).await?;
     let gateway_url = start_gateway(options, state_dir, &functions, services).await?;
+    let auth = identity.info(state_dir)?;
 
     let (admin_requests, mut admin) = tokio::sync::mpsc::channel(16);
     let admin_token = servers::postgres::random_password();
@@ -140,6 +146,7 @@ async fn start_and_supervise(
         pid: std::process::id(),
         admin_url: format!("http://{admin_address}"),
         admin_token,
+        auth,
     };
     stack.write(state_dir)?;
     log(

@@ -6,6 +6,7 @@ use super::*;
 pub(super) fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
     let mut wanted = vec![
         ("the gateway", options.gateway_port, "GATEWAY_PORT"),
+        ("the OpenID Provider", options.oidc_port, "OIDC_PORT"),
         ("PostgreSQL", options.postgres_port, "POSTGRES_PORT"),
         ("Kafka", options.kafka_port, "KAFKA_PORT"),
         ("the broker ingress", options.broker_port, "BROKER_PORT"),
@@ -29,10 +30,99 @@ pub(super) fn check_ports_free(options: &StackOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The OpenID Provider (`local/oidc`), its key and demo accounts kept in
+/// `<state dir>/oidc`; served on the gateway's origin under /oidc/.
+pub(super) async fn start_identity(
+    options: &StackOptions,
+    state_dir: &Path,
+    services: &mut Vec<Service>,
+) -> anyhow::Result<Identity> {
+    let origin = format!("http://127.0.0.1:{}", options.gateway_port);
+    let provider = OidcProvider::new(state_dir.join("oidc"), options.oidc_port, Some(&origin));
+    // Fails here, with its hint, when the provider's packages are missing.
+    provider.command(&[&origin])?;
+    log(
+        "stack",
+        &format!(
+            "starting the OpenID Provider on 127.0.0.1:{} (issuer {})",
+            options.oidc_port,
+            provider.issuer()
+        ),
+    );
+    let (service_provider, service_origin) = (provider.clone(), origin.clone());
+    let mut service = Service::new("oidc", Signal::SIGTERM, move || {
+        service_provider
+            .command(&[&service_origin])
+            .expect("the provider's packages were found at start")
+    });
+    service.start()?;
+    services.push(service);
+    provider.wait_ready(READY_TIMEOUT).await?;
+    let env = AuthEnv {
+        issuer: provider.issuer().to_string(),
+        jwks_file: provider.jwks_path(),
+        jwks_url: format!("{}/jwks", provider.direct_issuer()),
+    };
+    Ok(Identity { provider, env })
+}
+
+/// The running OpenID Provider, and what the functions are told of it.
+pub(super) struct Identity {
+    provider: OidcProvider,
+    pub(super) env: AuthEnv,
+}
+
+impl Identity {
+    /// Who owns the tasks made before tasks had owners:
+    /// `EXISTING_TASKS_OWNER`, or the first demo user (alice), so that
+    /// signing in as her shows them.
+    fn existing_owner(&self) -> anyhow::Result<String> {
+        if let Ok(owner) = std::env::var("EXISTING_TASKS_OWNER")
+            && !owner.trim().is_empty()
+        {
+            return Ok(owner);
+        }
+        let accounts = self.provider.accounts()?;
+        let first = accounts
+            .first()
+            .context("the OpenID Provider has no accounts")?;
+        Ok(first.sub.clone())
+    }
+
+    /// The `auth` block of `stack.json`.
+    pub(super) fn info(&self, state_dir: &Path) -> anyhow::Result<AuthInfo> {
+        let stack = std::env::current_exe().context("the stack binary's path")?;
+        Ok(AuthInfo {
+            issuer: self.provider.issuer().to_string(),
+            audience: AUDIENCE.to_string(),
+            client_id: WEB_CLIENT.to_string(),
+            users: self
+                .provider
+                .accounts()?
+                .into_iter()
+                .map(|account| AuthUser {
+                    username: account.username,
+                    password: account.password,
+                    roles: account.roles,
+                })
+                .collect(),
+            token_command: vec![
+                stack.display().to_string(),
+                "token".into(),
+                "--state-dir".into(),
+                state_dir.display().to_string(),
+            ],
+            jwks_file: self.env.jwks_file.display().to_string(),
+            jwks_url: self.env.jwks_url.clone(),
+        })
+    }
+}
+
 /// PostgreSQL with the migrated database and the duties' login users.
 pub(super) async fn start_postgres(
     options: &StackOptions,
     state_dir: &Path,
+    identity: &Identity,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Database> {
     let credentials = Credentials::load_or_create(state_dir)?;
@@ -66,7 +156,7 @@ pub(super) async fn start_postgres(
     let ready = cluster.clone();
     tokio::task::spawn_blocking(move || ready.wait_ready(READY_TIMEOUT)).await??;
 
-    let admin_url = database::prepare(&cluster, &credentials).await?;
+    let admin_url = database::prepare(&cluster, &credentials, &identity.existing_owner()?).await?;
     log(
         "stack",
         &format!(
@@ -219,12 +309,13 @@ pub(super) async fn start_functions(
     options: &StackOptions,
     database: &Database,
     event_sink: &str,
+    auth: &AuthEnv,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<Vec<(&'static str, u16)>> {
     let functions = options.function_ports();
     for (name, port) in &functions {
         let binary = binary(options, name)?;
-        let env = function_env(name, *port, &database.url_for(name), event_sink);
+        let env = function_env(name, *port, &database.url_for(name), event_sink, auth);
         let mut service = Service::program(*name, Signal::SIGTERM, binary, Vec::new(), env);
         service.start()?;
         services.push(service);
