@@ -105,9 +105,10 @@ if [ ! -x "$web/node_modules/.bin/wasm-opt" ] || [ ! -d "$web/node_modules/@play
 fi
 ok "$("$web/node_modules/.bin/wasm-opt" --version), playwright $(cd "$web" && node -p 'require("@playwright/test/package.json").version')"
 
-# The manifest and workflow checks: schemas from npm and PyPI.
+# The manifest and workflow checks: schemas from npm and PyPI; the local
+# OpenID Provider (oidc-provider, pinned in local/oidc/package-lock.json).
 root=$(cd "$(dirname "$0")/.." && pwd)
-for dir in knative/check .github/check; do
+for dir in local/oidc knative/check .github/check; do
   if [ ! -d "$root/$dir/node_modules" ] || [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules/.package-lock.json" ]; then
     say "installing the npm tools of $dir"
     (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)

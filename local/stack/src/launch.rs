@@ -62,6 +62,7 @@ impl Launch {
                 &ports(FUNCTIONS.len() as u16 + 1)?.to_string(),
             ])
             .args(["--kafka-port", &ports(1)?.to_string()])
+            .args(["--oidc-port", &ports(1)?.to_string()])
             .args(["--broker-port", &ports(2)?.to_string()])
             .args([
                 "--relay-interval-ms",

@@ -1,5 +1,6 @@
-//! End to end: `stack up` starts the whole local stack (PostgreSQL, every
-//! function, the nginx edge router) and CRUD goes through the gateway.
+//! End to end: `stack up` starts the whole local stack (the OpenID Provider,
+//! PostgreSQL, every function, the nginx edge router) and CRUD goes through
+//! the gateway, as a user signed in through the provider.
 //! Needs the function binaries: `task test` builds them first.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use local_stack::launch::{Launch, RunningStack};
 use local_stack::stack_file::StackFile;
 use serde_json::{Value, json};
-use task_core::routes::{FUNCTIONS, ROUTES};
+use task_core::routes::{Access, FUNCTIONS, ROUTES};
 
 fn bin_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_stack"))
@@ -51,7 +52,8 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     let mut running = start_stack();
     let stack = running.stack.clone();
     let gateway = stack.gateway_url.clone();
-    let client = reqwest::Client::new();
+    let anonymous = reqwest::Client::new();
+    let client = stack.client_as("alice").await.unwrap();
 
     // stack.json names every function, and each answers /health on its own port.
     assert_eq!(stack.functions.len(), FUNCTIONS.len());
@@ -144,6 +146,29 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         .unwrap();
     assert_eq!(response.status(), 404);
 
+    // Sign-in: no token, 401; another user's task, 404 like a missing one.
+    let response = anonymous
+        .get(format!("{gateway}/api/tasks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"task-api\"");
+    let bob = stack.client_as("bob").await.unwrap();
+    let mine = client
+        .post(format!("{gateway}/api/tasks"))
+        .json(&json!({"title": "alice's"}))
+        .send()
+        .await
+        .unwrap();
+    let mine: Value = mine.json().await.unwrap();
+    let response = bob
+        .get(format!("{gateway}/api/tasks/{}", mine["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
     // Every change shows up in the audit log and the task's history within a second.
     let history_url = format!("{gateway}{location}/history");
     let start = Instant::now();
@@ -174,13 +199,21 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         start.elapsed()
     );
     assert_eq!(history[1]["data"]["changes"]["status"]["new"], "complete");
+    // Each names who made it: alice, checked against the change's outbox row.
+    for entry in &history {
+        assert_eq!(entry["actor"], created["owner"], "{entry}");
+        assert_eq!(entry["verified"], true, "{entry}");
+    }
     let pool = sqlx::PgPool::connect(&stack.database_url).await.unwrap();
-    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM task_audit_log WHERE task_id = $1")
-        .bind(created["id"].as_i64().unwrap())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(audited, 3);
+    let audited: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT actor, owner FROM task_audit_log WHERE task_id = $1")
+            .bind(created["id"].as_i64().unwrap())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), 3);
+    let alice = created["owner"].as_str().map(String::from);
+    assert!(audited.iter().all(|(actor, owner)| *actor == alice && *owner == alice));
     pool.close().await;
 
     // The largest change the API takes (every character one JSON escapes to
@@ -242,7 +275,7 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
 
     // Every response carries the security headers; what nginx refuses by
     // itself (a request line or a cookie far too large) is problem+json too.
-    for path in ["/", "/api/tasks", "/api/nothing"] {
+    for path in ["/", "/api/tasks", "/api/nothing", "/config.json"] {
         let response = client.get(format!("{gateway}{path}")).send().await.unwrap();
         let headers = response.headers();
         assert_eq!(
@@ -298,10 +331,16 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "GET, PUT, DELETE");
+    let carol = stack.client_as("carol").await.unwrap();
     for route in ROUTES
         .iter()
         .filter(|r| r.method == "GET" && !r.path.contains('{'))
     {
+        let client = match route.access {
+            Access::Public => &anonymous,
+            Access::User => &client,
+            Access::Admin => &carol,
+        };
         let response = client
             .get(format!("{gateway}{}", route.path))
             .send()
@@ -309,6 +348,42 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
             .unwrap();
         assert_eq!(response.status(), 200, "GET {}", route.path);
     }
+    // The sign-in page, on the gateway's origin, with a policy of its own.
+    let config: Value = anonymous
+        .get(format!("{gateway}/config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, json!({"issuer": "/oidc", "client_id": "task-web"}));
+    let discovery: Value = anonymous
+        .get(format!("{gateway}/oidc/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], stack.auth.issuer);
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        format!("{gateway}/oidc/auth")
+    );
+    // The token command of stack.json prints a token that the API takes.
+    let mut command = stack.auth.token_command.clone();
+    command.push("bob".into());
+    let printed = Command::new(&command[0]).args(&command[1..]).output().unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    let token = String::from_utf8(printed.stdout).unwrap();
+    let response = anonymous
+        .get(format!("{gateway}/api/tasks"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let page = client
         .get(format!("{gateway}/"))
         .send()
@@ -334,6 +409,7 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         .unwrap();
     let listing = String::from_utf8_lossy(&status.stdout);
     for service in FUNCTIONS.iter().chain(&[
+        "oidc",
         "postgres",
         "kafka",
         "broker-ingress",
@@ -360,7 +436,7 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     assert!(status.success(), "`stack up` exited with {status}");
     assert!(!StackFile::path(&running.state_dir).exists());
     assert!(
-        client
+        anonymous
             .get(format!("{gateway}/health"))
             .send()
             .await
