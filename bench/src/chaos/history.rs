@@ -1,10 +1,11 @@
 //! What a person sees: every acknowledged change in its task's history
 //! (`GET /api/tasks/{id}/history`, every page), newest first, one entry per
-//! change.
+//! change. Read as the admin, who reads every user's tasks.
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
+use local_stack::tokens::Tokens;
 use serde_json::Value;
 use task_events::TaskEventType;
 
@@ -36,6 +37,7 @@ impl HistoryCheck {
 /// at random, when given).
 pub async fn check(
     client: &reqwest::Client,
+    tokens: &Tokens,
     gateway: &str,
     changes: &[Change],
     sample: Option<usize>,
@@ -54,7 +56,7 @@ pub async fn check(
         ..HistoryCheck::default()
     };
     let mut reads = futures::stream::iter(tasks)
-        .map(|(task, changes)| async move { (read(client, gateway, task).await, changes) })
+        .map(|(task, changes)| async move { (read(client, tokens, gateway, task).await, changes) })
         .buffer_unordered(READERS);
     while let Some((entries, changes)) = reads.next().await {
         let Some(entries) = entries else {
@@ -86,11 +88,22 @@ fn shows(entry: &(String, i32), change: &Change) -> bool {
 
 /// Every entry of a task's history, as (event type, sequence), following
 /// `Link: rel="next"`; None when a page does not answer 200.
-async fn read(client: &reqwest::Client, gateway: &str, task: i64) -> Option<Vec<(String, i32)>> {
+async fn read(
+    client: &reqwest::Client,
+    tokens: &Tokens,
+    gateway: &str,
+    task: i64,
+) -> Option<Vec<(String, i32)>> {
     let mut entries = Vec::new();
     let mut next = Some(format!("/api/tasks/{task}/history?limit=50"));
     while let Some(path) = next {
-        let response = client.get(format!("{gateway}{path}")).send().await.ok()?;
+        let token = tokens.of("carol").await.ok()?;
+        let response = client
+            .get(format!("{gateway}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?;
         if !response.status().is_success() {
             return None;
         }

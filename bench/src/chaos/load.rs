@@ -1,8 +1,12 @@
 //! The load of a chaos run: clients making random creates, updates and
 //! deletes through the gateway, each acknowledged change recorded with the
-//! fault it happened under.
+//! fault it happened under and who made it. The clients are signed in as the
+//! demo accounts in turn: alice and bob change their own tasks, carol (an
+//! admin) anyone's.
 
 use std::collections::BTreeMap;
+
+use local_stack::tokens::Tokens;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,9 +15,16 @@ use serde_json::{Value, json};
 use task_core::task::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
 use task_events::TaskEventType;
 
+/// Who the clients are signed in as, in turn.
+pub const USERS: [&str; 3] = ["alice", "bob", "carol"];
+/// The one of them that may change anyone's tasks.
+const ADMIN: &str = "carol";
+
 /// A change a client was told succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
+    /// Who made it (a demo account's username).
+    pub actor: &'static str,
     pub task: i64,
     pub kind: TaskEventType,
     /// The version it left the task at (0 for a deletion, whose answer has no body).
@@ -28,6 +39,8 @@ pub struct Tally {
     pub acknowledged: Vec<Change>,
     pub statuses: BTreeMap<u16, u64>,
     pub no_response: u64,
+    /// Changes not tried: no token could be had.
+    pub no_token: u64,
     /// Acknowledged changes of the largest valid size.
     pub largest: u64,
 }
@@ -36,7 +49,8 @@ pub struct Tally {
 #[derive(Debug, Default)]
 pub struct Load {
     pub tally: Mutex<Tally>,
-    live: Mutex<Vec<i64>>,
+    /// Each user's tasks that exist.
+    live: Mutex<BTreeMap<&'static str, Vec<i64>>>,
     /// The fault under way.
     pub phase: AtomicUsize,
     /// While set, every create and update carries the largest valid title and description.
@@ -45,23 +59,34 @@ pub struct Load {
 }
 
 impl Load {
-    /// Runs `clients` clients until [`Load::stop`] is set.
+    /// Runs `clients` clients until [`Load::stop`] is set, each signed in
+    /// as one of [`USERS`] in turn.
     pub fn start(
         self: &Arc<Self>,
         clients: usize,
         gateway: &str,
         think: Duration,
+        tokens: &Tokens,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client");
         (0..clients)
-            .map(|_| {
-                let (load, client, gateway) = (self.clone(), client.clone(), gateway.to_string());
+            .map(|n| {
+                let (load, client, gateway, tokens) = (
+                    self.clone(),
+                    client.clone(),
+                    gateway.to_string(),
+                    tokens.clone(),
+                );
+                let user = USERS[n % USERS.len()];
                 tokio::spawn(async move {
                     while !load.stop.load(Ordering::SeqCst) {
-                        load.one_change(&client, &gateway).await;
+                        match tokens.of(user).await {
+                            Ok(token) => load.one_change(&client, &gateway, user, &token).await,
+                            Err(_) => load.tally.lock().expect("the tally lock").no_token += 1,
+                        }
                         tokio::time::sleep(think).await;
                     }
                 })
@@ -73,18 +98,35 @@ impl Load {
         self.tally.lock().expect("the tally lock").clone()
     }
 
-    /// One random change through the gateway, recorded in the tally.
-    async fn one_change(&self, client: &reqwest::Client, gateway: &str) {
+    /// One random change through the gateway as `user`, recorded in the tally.
+    async fn one_change(
+        &self,
+        client: &reqwest::Client,
+        gateway: &str,
+        user: &'static str,
+        token: &str,
+    ) {
         let pick = fastrand::u8(0..100);
         let target = {
-            let mut live = self.live.lock().expect("the live lock");
-            if live.is_empty() || pick < 45 {
+            let mut by_owner = self.live.lock().expect("the live lock");
+            // Its own tasks; an admin's, anyone's.
+            let owners: Vec<&'static str> = by_owner
+                .iter()
+                .filter(|(owner, tasks)| (user == ADMIN || **owner == user) && !tasks.is_empty())
+                .map(|(owner, _)| *owner)
+                .collect();
+            if owners.is_empty() || pick < 45 {
                 None
-            } else if pick < 80 {
-                Some((live[fastrand::usize(0..live.len())], TaskEventType::Updated))
             } else {
-                let index = fastrand::usize(0..live.len());
-                Some((live.swap_remove(index), TaskEventType::Deleted))
+                let live = by_owner
+                    .get_mut(owners[fastrand::usize(0..owners.len())])
+                    .expect("a listed owner");
+                if pick < 80 {
+                    Some((live[fastrand::usize(0..live.len())], TaskEventType::Updated))
+                } else {
+                    let index = fastrand::usize(0..live.len());
+                    Some((live.swap_remove(index), TaskEventType::Deleted))
+                }
             }
         };
         let largest = self.largest.load(Ordering::SeqCst);
@@ -104,7 +146,8 @@ impl Load {
                     .json(&json!({"title": title, "description": description, "status": status}))
             }
             Some((id, _)) => client.delete(format!("{gateway}/api/tasks/{id}")),
-        };
+        }
+        .bearer_auth(token);
         let phase = self.phase.load(Ordering::SeqCst);
         let Ok(response) = request.send().await else {
             self.tally.lock().expect("the tally lock").no_response += 1;
@@ -123,8 +166,14 @@ impl Load {
                 let Some(id) = body["id"].as_i64() else {
                     return;
                 };
-                self.live.lock().expect("the live lock").push(id);
+                self.live
+                    .lock()
+                    .expect("the live lock")
+                    .entry(user)
+                    .or_default()
+                    .push(id);
                 Change {
+                    actor: user,
                     task: id,
                     kind: TaskEventType::Created,
                     version,
@@ -132,12 +181,14 @@ impl Load {
                 }
             }
             Some((id, kind @ TaskEventType::Updated)) => Change {
+                actor: user,
                 task: id,
                 kind,
                 version,
                 phase,
             },
             Some((id, kind)) => Change {
+                actor: user,
                 task: id,
                 kind,
                 version: 0,

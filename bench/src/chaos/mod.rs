@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use local_stack::admin::AdminClient;
+use local_stack::tokens::Tokens;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use task_events::outbox::Outbox;
@@ -104,7 +105,14 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
             format!("{:?}", timing.relay)
         }
     ));
-    let clients = load.start(options.clients, &stack.gateway_url, options.think);
+    let tokens = Tokens::new(&stack);
+    let subs: report::Subs = stack
+        .auth
+        .users
+        .iter()
+        .map(|user| (user.username.clone(), user.sub.clone()))
+        .collect();
+    let clients = load.start(options.clients, &stack.gateway_url, options.think, &tokens);
     let injector = Injector {
         admin: AdminClient::new(&stack),
         pool: pool.clone(),
@@ -149,6 +157,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         unhealthy: unhealthy(&injector.client, &stack.functions).await,
         history: history::check(
             &injector.client,
+            &tokens,
             &stack.gateway_url,
             &load.tally().acknowledged,
             (!matches!(options.kind, RunKind::AuditOutage(_))).then_some(HISTORY_SAMPLE),
@@ -157,8 +166,8 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
     };
     let audit = AuditView::read(&pool).await?;
     let tally = load.tally();
-    let passed = report::per_fault(&phases, &tally, &audit)
-        & report::whole_run(&phases, &tally, &audit, poison, &end);
+    let passed = report::per_fault(&phases, &tally, &audit, &subs)
+        & report::whole_run(&phases, &tally, &audit, poison, &end, &subs);
     say(if passed { "PASSED" } else { "FAILED" });
     Ok(passed)
 }

@@ -1,19 +1,29 @@
 //! What a chaos run prints at its end, and whether it passed: per fault, and
 //! for the whole run.
 
+use std::collections::BTreeMap;
+
 use super::load::Tally;
 use super::verdict::AuditView;
 use super::{End, Phase, say};
 use task_events::outbox::ledger::OutboxStatus;
 
+/// Each demo account's `sub`, by username.
+pub(super) type Subs = BTreeMap<String, String>;
+
+fn sub_of(subs: &Subs) -> impl Fn(&str) -> Option<String> + '_ {
+    |username| subs.get(username).cloned()
+}
+
 /// The table of faults: what was acknowledged under each, lost, duplicated,
-/// and how long it took to converge. True when every fault passed.
-pub(super) fn per_fault(phases: &[Phase], tally: &Tally, audit: &AuditView) -> bool {
+/// recorded under another actor, and how long it took to converge. True
+/// when every fault passed.
+pub(super) fn per_fault(phases: &[Phase], tally: &Tally, audit: &AuditView, subs: &Subs) -> bool {
     println!();
     say("results per fault (changes acknowledged while it was under way)");
     println!(
-        "  {:<58} {:>7} {:>5} {:>10} {:>10}",
-        "fault", "changes", "lost", "duplicated", "converged"
+        "  {:<58} {:>7} {:>5} {:>10} {:>11} {:>10}",
+        "fault", "changes", "lost", "duplicated", "wrong actor", "converged"
     );
     let mut passed = true;
     for (index, phase) in phases.iter().enumerate() {
@@ -22,20 +32,21 @@ pub(super) fn per_fault(phases: &[Phase], tally: &Tally, audit: &AuditView) -> b
             .iter()
             .filter(|c| c.phase == index)
             .collect();
-        let (lost, duplicated) = (
+        let (lost, duplicated, misattributed) = (
             audit.lost(changes.iter().copied()),
             audit.duplicated(changes.iter().copied()),
+            audit.misattributed(changes.iter().copied(), sub_of(subs)),
         );
         let converged = phase
             .converged
             .map(|d| format!("{:.1} s", d.as_secs_f64()))
             .unwrap_or_else(|| "NO".into());
         println!(
-            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {converged:>10}",
+            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {misattributed:>11} {converged:>10}",
             phase.name,
             changes.len()
         );
-        passed &= lost == 0 && duplicated == 0 && phase.converged.is_some();
+        passed &= lost == 0 && duplicated == 0 && misattributed == 0 && phase.converged.is_some();
         if let Some((answered, sent)) = phase.injected.replayed {
             passed &= answered == sent && sent > 0;
         }
@@ -50,6 +61,7 @@ pub(super) fn whole_run(
     audit: &AuditView,
     poison: Vec<i64>,
     end: &End,
+    subs: &Subs,
 ) -> bool {
     let End {
         settled,
@@ -89,12 +101,27 @@ pub(super) fn whole_run(
         audit.duplicated_rows()
     );
     println!("  gaps in a task's recorded life    {}", audit.gaps());
+    let misattributed = audit.misattributed(&tally.acknowledged, sub_of(subs));
+    let by_user: Vec<String> = super::load::USERS
+        .iter()
+        .map(|user| {
+            let made = tally
+                .acknowledged
+                .iter()
+                .filter(|c| c.actor == *user)
+                .count();
+            format!("{user} {made}")
+        })
+        .collect();
+    println!("  changes by user                   {}", by_user.join(", "));
+    println!("  recorded under another actor      {misattributed}");
     println!(
         "  events delivered more than once   {} ({} extra deliveries, absorbed)",
         audit.redelivered_events, audit.extra_deliveries
     );
     println!("  responses by status               {:?}", tally.statuses);
     println!("  requests without a response       {}", tally.no_response);
+    println!("  changes not tried (no token)      {}", tally.no_token);
     println!("  unexpected statuses               {unexpected}");
     println!("  outbox at the end                 {}", describe(outbox));
     println!("  parked rows / poison rows         {parked:?} / {poison_sorted:?}");
@@ -111,6 +138,8 @@ pub(super) fn whole_run(
         history.tasks, history.missing, history.out_of_order, history.unreadable
     );
     audit.lost(&tally.acknowledged) == 0
+        && misattributed == 0
+        && tally.no_token == 0
         && audit.duplicated_rows() == 0
         && audit.gaps() == 0
         // The replays reached the audit function again: the counter can count.

@@ -23,6 +23,8 @@ fn key(change: &Change) -> Key {
 pub struct AuditView {
     /// Rows per change.
     rows: BTreeMap<Key, u32>,
+    /// The actor each change's rows name.
+    actors: BTreeMap<Key, Vec<Option<String>>>,
     /// Each task's recorded places (deletions aside).
     sequences: BTreeMap<i64, BTreeSet<i32>>,
     pub total: usize,
@@ -34,8 +36,8 @@ pub struct AuditView {
 
 impl AuditView {
     pub async fn read(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let rows: Vec<(i64, String, i32, i32)> = sqlx::query_as(
-            "SELECT task_id, event_type, task_sequence, deliveries FROM task_audit_log",
+        let rows: Vec<(i64, String, i32, i32, Option<String>)> = sqlx::query_as(
+            "SELECT task_id, event_type, task_sequence, deliveries, actor FROM task_audit_log",
         )
         .fetch_all(pool)
         .await?;
@@ -43,10 +45,11 @@ impl AuditView {
             total: rows.len(),
             ..Self::default()
         };
-        for (task, event_type, sequence, deliveries) in rows {
+        for (task, event_type, sequence, deliveries, actor) in rows {
             let deleted = event_type == TaskEventType::Deleted.as_str();
             let key = (task, (!deleted).then_some(sequence));
             *view.rows.entry(key).or_default() += 1;
+            view.actors.entry(key).or_default().push(actor);
             if !deleted {
                 view.sequences.entry(task).or_default().insert(sequence);
             }
@@ -72,6 +75,24 @@ impl AuditView {
         changes
             .into_iter()
             .filter(|c| self.rows.get(&key(c)).is_some_and(|n| *n > 1))
+            .count()
+    }
+
+    /// Acknowledged changes whose audit row names another actor than the
+    /// user who made them (`sub_of` gives a username's `sub`).
+    pub fn misattributed<'a>(
+        &self,
+        changes: impl IntoIterator<Item = &'a Change>,
+        sub_of: impl Fn(&str) -> Option<String>,
+    ) -> usize {
+        changes
+            .into_iter()
+            .filter(|change| {
+                let expected = sub_of(change.actor);
+                self.actors
+                    .get(&key(change))
+                    .is_some_and(|actors| actors.iter().any(|actor| *actor != expected))
+            })
             .count()
     }
 

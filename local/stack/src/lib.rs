@@ -8,3 +8,4 @@ pub mod lock;
 pub mod service;
 pub mod stack_file;
 pub mod supervisor;
+pub mod tokens;

@@ -56,6 +56,8 @@ pub struct AuthUser {
     pub username: String,
     pub password: String,
     pub roles: Vec<String>,
+    /// Its tokens' `sub`: the owner of its tasks, the actor of its changes.
+    pub sub: String,
 }
 
 impl AuthInfo {

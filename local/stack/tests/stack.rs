@@ -153,7 +153,10 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"task-api\"");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"task-api\""
+    );
     let bob = stack.client_as("bob").await.unwrap();
     let mine = client
         .post(format!("{gateway}/api/tasks"))
@@ -213,7 +216,11 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
             .unwrap();
     assert_eq!(audited.len(), 3);
     let alice = created["owner"].as_str().map(String::from);
-    assert!(audited.iter().all(|(actor, owner)| *actor == alice && *owner == alice));
+    assert!(
+        audited
+            .iter()
+            .all(|(actor, owner)| *actor == alice && *owner == alice)
+    );
     pool.close().await;
 
     // The largest change the API takes (every character one JSON escapes to
@@ -374,7 +381,10 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     // The token command of stack.json prints a token that the API takes.
     let mut command = stack.auth.token_command.clone();
     command.push("bob".into());
-    let printed = Command::new(&command[0]).args(&command[1..]).output().unwrap();
+    let printed = Command::new(&command[0])
+        .args(&command[1..])
+        .output()
+        .unwrap();
     assert!(printed.status.success(), "{printed:?}");
     let token = String::from_utf8(printed.stdout).unwrap();
     let response = anonymous

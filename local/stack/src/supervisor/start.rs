@@ -104,6 +104,7 @@ impl Identity {
                     username: account.username,
                     password: account.password,
                     roles: account.roles,
+                    sub: account.sub,
                 })
                 .collect(),
             token_command: vec![
