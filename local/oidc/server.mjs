@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import Provider, { errors } from 'oidc-provider';
 
 import { loadState, SIGNING_ALG } from './state.mjs';
-import { LOGIN_CSS, loginPage } from './login.mjs';
+import { LOGIN_CSS, loginPage, signOutPage, signedOutPage } from './login.mjs';
 
 const MOUNT = '/oidc';
 /** The resource indicator of the task API; its tokens carry `aud` OIDC_AUDIENCE. */
@@ -106,7 +106,17 @@ const provider = new Provider(issuer, {
   },
   features: {
     devInteractions: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = signOutPage(form);
+      },
+      async postLogoutSuccessSource(ctx) {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = signedOutPage();
+      },
+    },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -228,7 +238,7 @@ const interactionPath = new RegExp(`^${MOUNT}/interaction/([A-Za-z0-9_-]+)(/logi
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, 'http://localhost');
   try {
-    if (url.pathname === `${MOUNT}/interaction/login.css` || url.pathname === `${MOUNT}/login.css`) {
+    if (url.pathname === `${MOUNT}/login.css`) {
       send(res, 200, 'text/css; charset=utf-8', LOGIN_CSS, { 'cache-control': 'max-age=3600' });
       return;
     }

@@ -1,11 +1,15 @@
-// Starts the whole local stack (PostgreSQL, tansu, the broker, every
-// function, nginx serving web/dist) on free ports in a temporary directory,
-// and stops it when the tests end.
+// Starts the whole local stack (the OpenID Provider, PostgreSQL, tansu, the
+// broker, every function, nginx serving web/dist) on free ports in a
+// temporary directory, signs alice in once through the provider's sign-in
+// page (the tests' pages start with her provider session, as a returning
+// visitor's would), and stops the stack when the tests end.
 import { spawn } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { chromium } from '@playwright/test';
+import { signInThroughThePage } from './sign-in.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -28,7 +32,8 @@ async function freePorts(count) {
   throw new Error(`no ${count} consecutive free ports`);
 }
 
-export default async function globalSetup() {
+export default async function globalSetup(config) {
+  const { launchOptions } = config.projects[0].use;
   const stackBin = join(root, 'target/debug/stack');
   if (!existsSync(stackBin)) throw new Error(`${stackBin} is missing: run \`cargo build --workspace --bins\``);
   if (!existsSync(join(root, 'web/dist/index.html'))) throw new Error('web/dist is missing: run `trunk build` in web/');
@@ -39,13 +44,14 @@ export default async function globalSetup() {
   const logDir = join(root, 'target/e2e');
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, 'stack.log'));
-  const [gateway, postgres, functions, kafka, broker] = [
+  const [gateway, postgres, functions, kafka, broker, oidc] = [
     await freePorts(1), await freePorts(1), await freePorts(16), await freePorts(1), await freePorts(2),
+    await freePorts(1),
   ];
   const stack = spawn(stackBin, [
     '--state-dir', stateDir, 'up',
     '--gateway-port', gateway, '--postgres-port', postgres, '--functions-base-port', functions,
-    '--kafka-port', kafka, '--broker-port', broker,
+    '--kafka-port', kafka, '--broker-port', broker, '--oidc-port', oidc,
     '--bin-dir', join(root, 'target/debug'), '--web-dir', join(root, 'web/dist'),
     '--manifests', join(root, 'knative/base'),
   ].map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,6 +67,17 @@ export default async function globalSetup() {
   }
   const info = JSON.parse(readFileSync(stackFile, 'utf8'));
   process.env.E2E_BASE_URL = info.gateway_url;
+  process.env.E2E_STACK_JSON = stackFile;
+
+  // alice's provider session (a cookie of the provider's, never a token).
+  const browser = await chromium.launch(launchOptions);
+  const context = await browser.newContext({ baseURL: info.gateway_url });
+  const page = await context.newPage();
+  await page.goto('/');
+  await signInThroughThePage(page, 'alice', info);
+  process.env.E2E_STORAGE_STATE = join(logDir, 'alice-session.json');
+  await context.storageState({ path: process.env.E2E_STORAGE_STATE });
+  await browser.close();
 
   return async () => {
     stack.kill('SIGTERM');

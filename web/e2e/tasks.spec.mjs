@@ -113,13 +113,13 @@ test('searches as you type', async ({ page }) => {
   await expect(page.getByText('No tasks match this filter or search.', { exact: false })).toBeVisible();
 });
 
-test('shows a task’s history: what changed, old to new', async ({ page, request }) => {
+test('shows a task’s history: what changed, old to new', async ({ page, api }) => {
   await page.goto('/');
   const item = taskItem(page, 'Buy oat milk');
   // The audit log is written after the changes were answered (through the
   // broker): wait until it holds all three before the page reads it.
   const id = await item.getAttribute('data-task-id');
-  await expect.poll(async () => (await (await request.get(`/api/tasks/${id}/history`)).json()).length,
+  await expect.poll(async () => (await (await api.get(`/api/tasks/${id}/history`)).json()).length,
     { timeout: 30_000 }).toBe(3);
   await item.getByRole('button', { name: 'History' }).click();
   const history = item.getByRole('region', { name: 'History of Buy oat milk' });
@@ -130,14 +130,14 @@ test('shows a task’s history: what changed, old to new', async ({ page, reques
   await snapshot(page, 'history');
 });
 
-test('a long history shows the newest changes and loads older ones on request', async ({ page, request }) => {
-  const created = await (await request.post('/api/tasks', { data: { title: 'Often renamed' } })).json();
+test('a long history shows the newest changes and loads older ones on request', async ({ page, api }) => {
+  const created = await (await api.post('/api/tasks', { data: { title: 'Often renamed' } })).json();
   for (let n = 1; n <= 24; n++) {
-    const renamed = await request.put(`/api/tasks/${created.id}`, { data: { title: `Often renamed ${n}` } });
+    const renamed = await api.put(`/api/tasks/${created.id}`, { data: { title: `Often renamed ${n}` } });
     expect(renamed.ok()).toBeTruthy();
   }
   await expect.poll(async () => {
-    const first = await request.get(`/api/tasks/${created.id}/history?limit=50`);
+    const first = await api.get(`/api/tasks/${created.id}/history?limit=50`);
     return (await first.json()).length;
   }, { timeout: 30_000 }).toBe(25);
   await page.goto('/');
@@ -155,12 +155,12 @@ test('a long history shows the newest changes and loads older ones on request', 
   await expect(item).toHaveCount(0);
 });
 
-test('a stale edit says so and shows the current version', async ({ page, request }) => {
+test('a stale edit says so and shows the current version', async ({ page, api }) => {
   await page.goto('/');
   const item = taskItem(page, 'Book night train tickets');
   const id = await item.getAttribute('data-task-id');
   // Someone else changes it meanwhile.
-  const changed = await request.put(`/api/tasks/${id}`, { data: { title: 'Book the sleeper train' } });
+  const changed = await api.put(`/api/tasks/${id}`, { data: { title: 'Book the sleeper train' } });
   expect(changed.ok()).toBeTruthy();
   await item.getByRole('button', { name: 'In progress' }).click();
   await expect(page.getByText('“Book night train tickets” was changed elsewhere', { exact: false })).toBeVisible();
@@ -212,11 +212,13 @@ test('what people type is never taken as HTML', async ({ page }) => {
   await expect(taskItem(page, title)).toContainText('<script>window.injected=2</script>');
 });
 
-test('works by keyboard on a phone-width screen in dark mode', async ({ browser, baseURL }) => {
-  const context = await browser.newContext({ baseURL, viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
+test('works by keyboard on a phone-width screen in dark mode', async ({ browser, baseURL, storageState }) => {
+  const context = await browser.newContext({ baseURL, storageState, viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
   const page = await context.newPage();
   await page.goto('/');
   await expect(page.getByLabel('Title', { exact: true })).toBeVisible();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(page.getByLabel('Title', { exact: true })).toBeFocused();
   await page.keyboard.type('Typed without a mouse');
@@ -230,7 +232,7 @@ test('works by keyboard on a phone-width screen in dark mode', async ({ browser,
   await context.close();
 });
 
-test('has no serious or critical accessibility findings, light and dark (axe-core)', async ({ page, browser, baseURL, request }) => {
+test('has no serious or critical accessibility findings, light and dark (axe-core)', async ({ page, browser, baseURL, storageState, api }) => {
   test.slow(); // two looks, six states each, and two recoveries from an outage
   // Its own tasks, one in each look: with a description, without one ("Add a
   // description"), complete (struck through) and in progress, with a history.
@@ -239,11 +241,11 @@ test('has no serious or critical accessibility findings, light and dark (axe-cor
     [{ title: 'Checked by axe', description: 'Every state, light and dark' }, 'complete'],
     [{ title: 'Checked by axe, no description' }, 'in_progress'],
   ]) {
-    const task = await (await request.post('/api/tasks', { data })).json();
-    expect((await request.put(`/api/tasks/${task.id}`, { data: { status } })).ok()).toBeTruthy();
+    const task = await (await api.post('/api/tasks', { data })).json();
+    expect((await api.put(`/api/tasks/${task.id}`, { data: { status } })).ok()).toBeTruthy();
     made.push(task);
   }
-  await expect.poll(async () => (await (await request.get(`/api/tasks/${made[0].id}/history`)).json()).length,
+  await expect.poll(async () => (await (await api.get(`/api/tasks/${made[0].id}/history`)).json()).length,
     { timeout: 30_000 }).toBe(2);
 
   /** Every state worth scanning, in the page's current colour scheme and width. */
@@ -284,9 +286,9 @@ test('has no serious or critical accessibility findings, light and dark (axe-cor
   }
 
   await scanStates(page, 'light, desktop');
-  const context = await browser.newContext({ baseURL, viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
+  const context = await browser.newContext({ baseURL, storageState, viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
   await scanStates(await context.newPage(), 'dark, phone width');
   await context.close();
 
-  for (const task of made) expect((await request.delete(`/api/tasks/${task.id}`)).ok()).toBeTruthy();
+  for (const task of made) expect((await api.delete(`/api/tasks/${task.id}`)).ok()).toBeTruthy();
 });

@@ -1,6 +1,7 @@
-//! The public API, on the same origin.
+//! The public API, on the same origin, called with the session's access
+//! token: a 401 refreshes it once and tries again, then ends the session.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use task_core::history::HistoryEntry;
 use task_core::list::TaskCounts;
@@ -18,6 +19,8 @@ pub enum ApiFailure {
     Refused(Problem),
     /// An answer that is neither success nor a problem.
     Unexpected(u16),
+    /// The session is over: the page shows that it is signed out.
+    SignedOut,
 }
 
 impl ApiFailure {
@@ -27,6 +30,7 @@ impl ApiFailure {
             Self::Unreachable => true,
             Self::Refused(problem) => problem.status >= 500,
             Self::Unexpected(status) => *status >= 500,
+            Self::SignedOut => false,
         }
     }
 
@@ -35,16 +39,63 @@ impl ApiFailure {
             Self::Unreachable => "The server cannot be reached.".into(),
             Self::Refused(problem) => problem.detail.clone(),
             Self::Unexpected(status) => format!("The server answered {status}."),
+            Self::SignedOut => "Your session has ended: sign in again.".into(),
         }
     }
 }
 
-/// A request that could not even be built is a bug; it shows as "unexpected".
-type Built = Result<Request, gloo_net::Error>;
+/// One call: made again, with a new token, after a 401.
+struct Call<'a> {
+    request: &'a dyn Fn() -> RequestBuilder,
+    /// A JSON body.
+    json: Option<String>,
+}
 
-async fn send(request: Built) -> Result<Response, ApiFailure> {
-    let request = request.map_err(|_| ApiFailure::Unexpected(0))?;
-    let response = request.send().await.map_err(|_| ApiFailure::Unreachable)?;
+impl Call<'_> {
+    /// With the session's token; `None` for a request that cannot be built
+    /// (a bug: it shows as "unexpected").
+    fn build(&self) -> Option<Request> {
+        let mut builder = (self.request)();
+        if let Some(token) = crate::session::access_token() {
+            builder = builder.header("authorization", &format!("Bearer {token}"));
+        }
+        let built = match &self.json {
+            Some(json) => builder
+                .header("content-type", "application/json")
+                .body(json.clone()),
+            None => builder.build(),
+        };
+        built.ok()
+    }
+}
+
+async fn send(request: &dyn Fn() -> RequestBuilder) -> Result<Response, ApiFailure> {
+    call(Call {
+        request,
+        json: None,
+    })
+    .await
+}
+
+async fn call(call: Call<'_>) -> Result<Response, ApiFailure> {
+    let mut response = call
+        .build()
+        .ok_or(ApiFailure::Unexpected(0))?
+        .send()
+        .await
+        .map_err(|_| ApiFailure::Unreachable)?;
+    if response.status() == 401 {
+        if !crate::session::refresh().await {
+            crate::session::ended(Some("Your session has ended: sign in again.".into()));
+            return Err(ApiFailure::SignedOut);
+        }
+        response = call
+            .build()
+            .ok_or(ApiFailure::Unexpected(0))?
+            .send()
+            .await
+            .map_err(|_| ApiFailure::Unreachable)?;
+    }
     if response.ok() {
         return Ok(response);
     }
@@ -55,8 +106,8 @@ async fn send(request: Built) -> Result<Response, ApiFailure> {
     }
 }
 
-async fn json<T: DeserializeOwned>(request: Built) -> Result<T, ApiFailure> {
-    let response = send(request).await?;
+async fn json<T: DeserializeOwned>(call: Call<'_>) -> Result<T, ApiFailure> {
+    let response = self::call(call).await?;
     response
         .json()
         .await
@@ -69,7 +120,8 @@ pub async fn list_tasks(
     cursor: Option<i64>,
 ) -> Result<(Vec<Task>, Option<i64>), ApiFailure> {
     let query = view.list_query(cursor).to_query_string();
-    let response = send(Request::get(&format!("/api/tasks?{query}")).build()).await?;
+    let url = format!("/api/tasks?{query}");
+    let response = send(&|| Request::get(&url)).await?;
     let next = response
         .headers()
         .get("link")
@@ -95,11 +147,20 @@ pub async fn count_tasks(search: &str) -> Result<TaskCounts, ApiFailure> {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("q", search.trim())
         .finish();
-    json(Request::get(&format!("/api/task-counts?{query}")).build()).await
+    let url = format!("/api/task-counts?{query}");
+    json(Call {
+        request: &|| Request::get(&url),
+        json: None,
+    })
+    .await
 }
 
 pub async fn create_task(request: &CreateTaskRequest) -> Result<Task, ApiFailure> {
-    json(Request::post("/api/tasks").json(request)).await
+    json(Call {
+        request: &|| Request::post("/api/tasks"),
+        json: serde_json::to_string(request).ok(),
+    })
+    .await
 }
 
 /// Changes a task if it is still at `version` (412 otherwise).
@@ -108,16 +169,17 @@ pub async fn update_task(
     version: i32,
     request: &UpdateTaskRequest,
 ) -> Result<Task, ApiFailure> {
-    let request = Request::put(&format!("/api/tasks/{id}"))
-        .header("if-match", &format!("\"{version}\""))
-        .json(request);
-    json(request).await
+    let (url, if_match) = (format!("/api/tasks/{id}"), format!("\"{version}\""));
+    json(Call {
+        request: &|| Request::put(&url).header("if-match", &if_match),
+        json: serde_json::to_string(request).ok(),
+    })
+    .await
 }
 
 pub async fn delete_task(id: i64) -> Result<(), ApiFailure> {
-    send(Request::delete(&format!("/api/tasks/{id}")).build())
-        .await
-        .map(|_| ())
+    let url = format!("/api/tasks/{id}");
+    send(&|| Request::delete(&url)).await.map(|_| ())
 }
 
 /// One page of a task's history (the newest changes first), after `cursor`;
@@ -133,7 +195,7 @@ pub async fn task_history(
             .finish();
         url = format!("{url}?{query}");
     }
-    let response = send(Request::get(&url).build()).await?;
+    let response = send(&|| Request::get(&url)).await?;
     let next = response
         .headers()
         .get("link")
@@ -147,7 +209,7 @@ pub async fn task_history(
 
 /// Whether the API answers at all (used to notice recovery after an outage).
 pub async fn is_up() -> bool {
-    send(Request::get("/health").build()).await.is_ok()
+    send(&|| Request::get("/health")).await.is_ok()
 }
 
 #[cfg(test)]

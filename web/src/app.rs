@@ -17,6 +17,7 @@ use crate::components::filter_bar::FilterBar;
 use crate::components::notices::{NoticeAction, NoticeArea, Notices};
 use crate::components::task_form::TaskForm;
 use crate::components::task_item::TaskItem;
+use crate::shell::Account;
 use crate::state::{Action, TaskList};
 use crate::view::View;
 
@@ -289,6 +290,7 @@ pub fn App() -> Html {
         <>
             <header class="top">
                 <h1>{ "Tasks" }</h1>
+                <Account />
             </header>
             <main>
                 <NoticeArea notices={notices.clone()} />

@@ -56,6 +56,26 @@ pub fn describe_change(field: &str, change: &FieldChange) -> String {
 }
 
 /// What one history entry says happened, one line per changed field.
+/// Who made a change, as its history entry says it to `me` (the signed-in
+/// person's `sub`): a `sub` is opaque, so another person is "another user".
+/// A record not checked against the app's own change (an event posted by
+/// hand) says so.
+pub fn describe_actor(actor: Option<&str>, verified: bool, me: Option<&str>) -> String {
+    let who = match actor {
+        Some(actor) if Some(actor) == me => "by you".to_string(),
+        Some(actor) => format!(
+            "by another user ({})",
+            actor.chars().take(8).collect::<String>()
+        ),
+        None => "by an unknown user".to_string(),
+    };
+    if verified {
+        who
+    } else {
+        format!("{who}, unverified: posted by hand, not made in the app")
+    }
+}
+
 pub fn describe_event(event_type: &str, data: &Value) -> (String, Vec<String>) {
     let Ok(event_type) = event_type.parse::<TaskEventType>() else {
         return (event_type.to_string(), Vec::new());
@@ -119,6 +139,20 @@ mod tests {
         assert_eq!(
             describe_change("description", &cleared),
             "description: “2 litres” → (none)"
+        );
+    }
+
+    #[test]
+    fn history_entries_say_who_made_the_change() {
+        assert_eq!(describe_actor(Some("u1"), true, Some("u1")), "by you");
+        assert_eq!(
+            describe_actor(Some("8f2c41d0-aaaa"), true, Some("u1")),
+            "by another user (8f2c41d0)"
+        );
+        assert_eq!(describe_actor(None, true, Some("u1")), "by an unknown user");
+        assert_eq!(
+            describe_actor(Some("u1"), false, Some("u1")),
+            "by you, unverified: posted by hand, not made in the app"
         );
     }
 

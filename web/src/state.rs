@@ -156,6 +156,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             version: 1,
+            owner: "u1".into(),
         }
     }
 

@@ -68,6 +68,7 @@ impl View {
             q: Some(self.effective_search().to_string()).filter(|q| !q.is_empty()),
             limit: Some(PAGE_SIZE.to_string()),
             cursor: cursor.map(|c| c.to_string()),
+            owner: None,
         }
     }
 }

@@ -7,7 +7,8 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
-use crate::format::{describe_event, relative_time};
+use crate::format::{describe_actor, describe_event, relative_time};
+use crate::sign_in::Person;
 
 #[derive(Properties, PartialEq)]
 pub struct TaskHistoryProps {
@@ -32,6 +33,7 @@ enum Loaded {
 #[component]
 pub fn TaskHistory(props: &TaskHistoryProps) -> Html {
     let loaded = use_state(|| Loaded::Waiting);
+    let me = use_context::<Person>().map(|person| person.sub);
     {
         let loaded = loaded.clone();
         use_effect_with(props.task_id, move |id| {
@@ -98,12 +100,15 @@ pub fn TaskHistory(props: &TaskHistoryProps) -> Html {
                 <ol class="history-entries" reversed=true>
                     { for entries.iter().map(|entry| {
                         let (headline, details) = describe_event(&entry.event_type, &entry.data);
+                        let who = describe_actor(entry.actor.as_deref(), entry.verified, me.as_deref());
                         let when = entry.time.unwrap_or(entry.processed_at);
                         html! {
                             <li key={entry.event_id.clone()} data-event-type={entry.event_type.clone()}>
                                 <strong>{ headline }</strong>
                                 { " " }
                                 <time datetime={when.to_rfc3339()} title={when.to_rfc3339()}>{ relative_time(when, props.now) }</time>
+                                { " " }
+                                <span class={classes!("actor", (!entry.verified).then_some("unverified"))}>{ who }</span>
                                 if !details.is_empty() {
                                     <ul class="changes">
                                         { for details.into_iter().map(|d| html! { <li>{ d }</li> }) }
