@@ -134,3 +134,59 @@ fn usable(jwks: &JwkSet) -> HashMap<String, DecodingKey> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const KEY: &str = r#"{"kty":"EC","crv":"P-256","x":"bb-sXhmkMHU8gob6bjOgUWrRjU0Cjfgk9y5yphpEuoU","y":"tIMyT2sRTBFR-ZnGDFQRKi2mbdRa5-BtBA5lS0lcv40","alg":"ES256","use":"sig","kid":"#;
+
+    fn jwks(kids: &[&str]) -> JwkSet {
+        let keys: Vec<String> = kids.iter().map(|kid| format!("{KEY}\"{kid}\"}}")).collect();
+        serde_json::from_str(&format!("{{\"keys\":[{}]}}", keys.join(","))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn known_keys_need_no_fetch_and_an_unknown_one_one_fetch_at_most() {
+        let provider = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/jwks"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::to_value(jwks(&["old", "rotated"])).unwrap(),
+            ))
+            .mount(&provider)
+            .await;
+        let keys = KeySet::new(&jwks(&["old"]), Some(format!("{}/jwks", provider.uri())));
+        assert!(keys.find("old").await.is_some());
+        assert_eq!(keys.fetches(), 0, "a cold start asks the provider nothing");
+        // Many requests naming the new key at once: one fetch.
+        let found = futures::future::join_all((0..10).map(|_| keys.find("rotated"))).await;
+        assert!(found.iter().all(Option::is_some));
+        assert_eq!(keys.fetches(), 1);
+        // A key the provider does not have either: no second fetch within the interval.
+        assert!(keys.find("forged").await.is_none());
+        assert_eq!(keys.fetches(), 1);
+        assert_eq!(provider.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_is_down_leaves_the_known_keys_in_use() {
+        let keys = KeySet::new(&jwks(&["k"]), Some("http://127.0.0.1:1/jwks".into()));
+        assert!(keys.find("unknown").await.is_none());
+        assert_eq!(keys.fetches(), 1);
+        assert!(keys.find("k").await.is_some());
+    }
+
+    #[test]
+    fn symmetric_and_encryption_keys_are_never_used_to_verify() {
+        let set: JwkSet = serde_json::from_str(
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"hmac"},
+                         {"kty":"EC","crv":"P-256","x":"bb-sXhmkMHU8gob6bjOgUWrRjU0Cjfgk9y5yphpEuoU","y":"tIMyT2sRTBFR-ZnGDFQRKi2mbdRa5-BtBA5lS0lcv40","use":"enc","kid":"enc"}]}"#,
+        )
+        .unwrap();
+        assert!(usable(&set).is_empty());
+    }
+}

@@ -165,3 +165,163 @@ fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A key only these tests know and trust: no function is ever given it.
+    const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXnwIHq9qQBhtdXwr
+M0iK2kDONTsuVywUiRfxvEidv0ihRANCAARtv6xeGaQwdTyChvpuM6BRatGNTQKN
++CT3LnKmGkS6hbSDMk9rEUwRUfmZxgxUESotpm3UWufgbQQOZUtJXL+N
+-----END PRIVATE KEY-----";
+    const TEST_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"bb-sXhmkMHU8gob6bjOgUWrRjU0Cjfgk9y5yphpEuoU","y":"tIMyT2sRTBFR-ZnGDFQRKi2mbdRa5-BtBA5lS0lcv40","kid":"unit-test","alg":"ES256","use":"sig"}]}"#;
+    const ISSUER: &str = "http://op.test/oidc";
+
+    fn authenticator(leeway_s: u64) -> Authenticator {
+        let leeway = leeway_s.to_string();
+        Authenticator::new(
+            AuthConfig::from_lookup(|name| match name {
+                "AUTH_ISSUER" => Some(ISSUER.into()),
+                "AUTH_JWKS" => Some(TEST_JWKS.into()),
+                "AUTH_LEEWAY_S" => Some(leeway.clone()),
+                _ => None,
+            })
+            .unwrap(),
+        )
+    }
+
+    fn claims(expires_in: i64) -> Value {
+        json!({
+            "iss": ISSUER, "aud": "task-api", "sub": "u1", "roles": ["admin"],
+            "exp": now() as i64 + expires_in, "iat": now(),
+        })
+    }
+
+    fn header(typ: &str, kid: &str) -> Header {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some(typ.into());
+        header.kid = Some(kid.into());
+        header
+    }
+
+    fn sign(header: &Header, claims: &Value) -> String {
+        encode(header, claims, &EncodingKey::from_ec_pem(TEST_KEY.as_bytes()).unwrap()).unwrap()
+    }
+
+    fn token(claims: &Value) -> String {
+        sign(&header("at+jwt", "unit-test"), claims)
+    }
+
+    /// Header and payload as given, with `signature` (base64url) after them.
+    fn forged(header: &Value, claims: &Value, signature: &[u8]) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.{}",
+            part(header),
+            part(claims),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[tokio::test]
+    async fn a_valid_access_token_names_its_subject_and_roles() {
+        let claims = authenticator(30).verify(&token(&claims(300))).await.unwrap();
+        assert_eq!(claims.sub, "u1");
+        assert_eq!(claims.roles, ["admin"]);
+    }
+
+    #[tokio::test]
+    async fn every_broken_promise_is_refused() {
+        let auth = authenticator(30);
+        let mut cases: Vec<(&str, String)> = vec![
+            ("expired past the leeway", token(&claims(-31))),
+            ("not valid yet", {
+                let mut claims = claims(300);
+                claims["nbf"] = json!(now() + 60);
+                token(&claims)
+            }),
+            ("another issuer", {
+                let mut claims = claims(300);
+                claims["iss"] = json!("http://elsewhere/oidc");
+                token(&claims)
+            }),
+            ("another audience", {
+                let mut claims = claims(300);
+                claims["aud"] = json!("task-web");
+                token(&claims)
+            }),
+            ("no subject", {
+                let mut claims = claims(300);
+                claims.as_object_mut().unwrap().remove("sub");
+                token(&claims)
+            }),
+            ("an empty subject", {
+                let mut claims = claims(300);
+                claims["sub"] = json!("");
+                token(&claims)
+            }),
+            ("an ID token (typ JWT)", sign(&header("JWT", "unit-test"), &claims(300))),
+            ("no typ", {
+                let mut header = header("x", "unit-test");
+                header.typ = None;
+                sign(&header, &claims(300))
+            }),
+            ("a key not in the set", sign(&header("at+jwt", "other"), &claims(300))),
+            (
+                "alg none",
+                forged(
+                    &json!({"alg": "none", "typ": "at+jwt", "kid": "unit-test"}),
+                    &claims(300),
+                    b"",
+                ),
+            ),
+            ("HS256 keyed with the published key", {
+                use hmac::{Hmac, Mac};
+                let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": "unit-test"});
+                let unsigned = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(claims(300).to_string())
+                );
+                let mut mac = Hmac::<Sha256>::new_from_slice(TEST_JWKS.as_bytes()).unwrap();
+                mac.update(unsigned.as_bytes());
+                let signature = mac.finalize().into_bytes();
+                format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(signature))
+            }),
+            ("not a JWT", "not.a-token".into()),
+        ];
+        let mut flipped = token(&claims(300)).into_bytes();
+        let at = flipped.len() - 10;
+        flipped[at] = if flipped[at] == b'A' { b'B' } else { b'A' };
+        cases.push(("a flipped byte", String::from_utf8(flipped).unwrap()));
+        for (case, token) in cases {
+            assert!(auth.verify(&token).await.is_err(), "{case} was accepted");
+        }
+    }
+
+    #[tokio::test]
+    async fn clocks_may_disagree_by_the_leeway_only() {
+        let late = token(&claims(-20));
+        assert!(authenticator(30).verify(&late).await.is_ok());
+        assert!(authenticator(10).verify(&late).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_until_it_expires() {
+        let auth = authenticator(0);
+        let short = token(&claims(1));
+        assert!(auth.verify(&short).await.is_ok());
+        assert_eq!(auth.verified.lock().unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(auth.verify(&short).await.is_err(), "remembered past its expiry");
+    }
+}
