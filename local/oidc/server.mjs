@@ -13,10 +13,19 @@
 //   OIDC_ACCESS_TOKEN_TTL seconds (default 300)
 
 import { createServer } from 'node:http';
-import Provider, { errors } from 'oidc-provider';
 
+import { MemoryAdapter } from './adapter.mjs';
 import { loadState, SIGNING_ALG } from './state.mjs';
 import { LOGIN_CSS, loginPage, signOutPage, signedOutPage } from './login.mjs';
+
+// oidc-provider says at load that it wants Node.js 22; it runs on Debian's
+// 20 (its tests and ours pass there), so that one warning is left out.
+const warn = console.warn;
+console.warn = (...args) => {
+  if (!String(args[0]).includes('Unsupported runtime')) warn(...args);
+};
+const { default: Provider, errors } = await import('oidc-provider');
+console.warn = warn;
 
 const MOUNT = '/oidc';
 /** The resource indicator of the task API; its tokens carry `aud` OIDC_AUDIENCE. */
@@ -60,6 +69,7 @@ const bySub = new Map(users.map((user) => [user.sub, user]));
 const firstParty = new Set([WEB_CLIENT, CLI_CLIENT]);
 
 const provider = new Provider(issuer, {
+  adapter: MemoryAdapter,
   clients: [
     {
       client_id: WEB_CLIENT,

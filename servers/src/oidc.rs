@@ -54,6 +54,8 @@ pub struct OidcProvider {
     port: u16,
     issuer: String,
     state_dir: PathBuf,
+    /// How long its access tokens live, in seconds (default: the provider's 300).
+    access_token_ttl: Option<u32>,
 }
 
 impl OidcProvider {
@@ -68,11 +70,25 @@ impl OidcProvider {
             port,
             issuer: format!("{origin}{MOUNT}"),
             state_dir: state_dir.into(),
+            access_token_ttl: None,
+        }
+    }
+
+    /// Access tokens that live `seconds` (1 to 300), for tests of expiry.
+    pub fn with_access_token_ttl(self, seconds: u32) -> Self {
+        Self {
+            access_token_ttl: Some(seconds),
+            ..self
         }
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// Where it keeps its key and accounts.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
     }
 
     pub fn port(&self) -> u16 {
@@ -107,6 +123,9 @@ impl OidcProvider {
             .env("OIDC_WEB_ORIGINS", web_origins.join(","))
             // Node 20 works; oidc-provider only warns that it prefers 22.
             .env("NODE_NO_WARNINGS", "1");
+        if let Some(ttl) = self.access_token_ttl {
+            command.env("OIDC_ACCESS_TOKEN_TTL", ttl.to_string());
+        }
         Ok(command)
     }
 

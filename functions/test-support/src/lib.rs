@@ -193,9 +193,30 @@ impl TestApp {
         pool: PgPool,
         db: TestDatabase,
     ) -> Self {
+        Self::spawn_with(function, routes, pool, db, identity::authenticator()).await
+    }
+
+    /// Serves `routes` on `db`, checking tokens with `auth` (settings of its own).
+    pub async fn spawn_on_with_auth(
+        db: &TestDatabase,
+        function: &'static str,
+        routes: impl Into<FunctionRoutes>,
+        auth: task_core::auth::Authenticator,
+    ) -> Self {
+        let pool = db.pool_as(Duty::of(function)).await;
+        Self::spawn_with(function, routes, pool, db.clone(), auth).await
+    }
+
+    async fn spawn_with(
+        function: &'static str,
+        routes: impl Into<FunctionRoutes>,
+        pool: PgPool,
+        db: TestDatabase,
+        auth: task_core::auth::Authenticator,
+    ) -> Self {
         let mut state = AppState::new(function, pool);
         let client = if needs_sign_in(function) {
-            state = state.with_auth(identity::authenticator());
+            state = state.with_auth(auth);
             client_as(DEFAULT_USER).await
         } else {
             reqwest::Client::new()

@@ -154,9 +154,10 @@ mod tests {
         let provider = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path("/jwks"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::to_value(jwks(&["old", "rotated"])).unwrap(),
-            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::to_value(jwks(&["old", "rotated"])).unwrap()),
+            )
             .mount(&provider)
             .await;
         let keys = KeySet::new(&jwks(&["old"]), Some(format!("{}/jwks", provider.uri())));

@@ -214,7 +214,12 @@ M0iK2kDONTsuVywUiRfxvEidv0ihRANCAARtv6xeGaQwdTyChvpuM6BRatGNTQKN
     }
 
     fn sign(header: &Header, claims: &Value) -> String {
-        encode(header, claims, &EncodingKey::from_ec_pem(TEST_KEY.as_bytes()).unwrap()).unwrap()
+        encode(
+            header,
+            claims,
+            &EncodingKey::from_ec_pem(TEST_KEY.as_bytes()).unwrap(),
+        )
+        .unwrap()
     }
 
     fn token(claims: &Value) -> String {
@@ -234,7 +239,10 @@ M0iK2kDONTsuVywUiRfxvEidv0ihRANCAARtv6xeGaQwdTyChvpuM6BRatGNTQKN
 
     #[tokio::test]
     async fn a_valid_access_token_names_its_subject_and_roles() {
-        let claims = authenticator(30).verify(&token(&claims(300))).await.unwrap();
+        let claims = authenticator(30)
+            .verify(&token(&claims(300)))
+            .await
+            .unwrap();
         assert_eq!(claims.sub, "u1");
         assert_eq!(claims.roles, ["admin"]);
     }
@@ -269,13 +277,19 @@ M0iK2kDONTsuVywUiRfxvEidv0ihRANCAARtv6xeGaQwdTyChvpuM6BRatGNTQKN
                 claims["sub"] = json!("");
                 token(&claims)
             }),
-            ("an ID token (typ JWT)", sign(&header("JWT", "unit-test"), &claims(300))),
+            (
+                "an ID token (typ JWT)",
+                sign(&header("JWT", "unit-test"), &claims(300)),
+            ),
             ("no typ", {
                 let mut header = header("x", "unit-test");
                 header.typ = None;
                 sign(&header, &claims(300))
             }),
-            ("a key not in the set", sign(&header("at+jwt", "other"), &claims(300))),
+            (
+                "a key not in the set",
+                sign(&header("at+jwt", "other"), &claims(300)),
+            ),
             (
                 "alg none",
                 forged(
@@ -322,6 +336,9 @@ M0iK2kDONTsuVywUiRfxvEidv0ihRANCAARtv6xeGaQwdTyChvpuM6BRatGNTQKN
         assert!(auth.verify(&short).await.is_ok());
         assert_eq!(auth.verified.lock().unwrap().len(), 1);
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert!(auth.verify(&short).await.is_err(), "remembered past its expiry");
+        assert!(
+            auth.verify(&short).await.is_err(),
+            "remembered past its expiry"
+        );
     }
 }
