@@ -83,5 +83,10 @@ export default async function globalSetup(config) {
     stack.kill('SIGTERM');
     await new Promise((r) => stack.once('exit', r));
     rmSync(stateDir, { recursive: true, force: true });
+    // Every process's log, the gateway's access log among them: no token
+    // (a JWT starts with eyJ) and no sign-in code may be in it.
+    await new Promise((r) => log.end(r));
+    const logged = readFileSync(join(logDir, 'stack.log'), 'utf8');
+    if (/eyJ|[?&]code=/.test(logged)) throw new Error('a token or a sign-in code is in target/e2e/stack.log');
   };
 }

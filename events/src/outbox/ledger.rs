@@ -29,6 +29,10 @@ pub struct OutboxStatus {
     pub unaudited: i64,
     /// Given up on after every attempt: waiting for an operator.
     pub parked: i64,
+    /// Events the audit function refused to record as changes: they claim
+    /// to come from the app but match no change it made (`suspect_events`).
+    #[serde(default)]
+    pub suspect: i64,
 }
 
 /// What an operator asks the relay for (`GET /outbox`): the counts, and
@@ -157,7 +161,8 @@ impl Outbox {
             r#"
             SELECT count(*) FILTER (WHERE sent_at IS NULL AND parked_at IS NULL) AS "unsent!",
                    count(*) FILTER (WHERE sent_at IS NOT NULL AND parked_at IS NULL) AS "unaudited!",
-                   count(*) FILTER (WHERE parked_at IS NOT NULL) AS "parked!"
+                   count(*) FILTER (WHERE parked_at IS NOT NULL) AS "parked!",
+                   (SELECT count(*) FROM suspect_events) AS "suspect!"
             FROM event_outbox WHERE audited_at IS NULL
             "#
         )
@@ -167,6 +172,7 @@ impl Outbox {
             unsent: row.unsent,
             unaudited: row.unaudited,
             parked: row.parked,
+            suspect: row.suspect,
         })
     }
 

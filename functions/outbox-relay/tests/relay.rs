@@ -52,6 +52,7 @@ fn status(unsent: i64, unaudited: i64, parked: i64) -> OutboxStatus {
         unsent,
         unaudited,
         parked,
+        suspect: 0,
     }
 }
 
@@ -610,12 +611,12 @@ async fn the_function_answers_post_with_a_report_and_shows_the_outbox() {
     assert_eq!(
         report,
         json!({"sent": 0, "failed": 0, "requeued": 0, "confirmed": 0, "parked_now": 0,
-               "pruned": 0, "unsent": 0, "unaudited": 0, "parked": 0})
+               "pruned": 0, "unsent": 0, "unaudited": 0, "parked": 0, "suspect": 0})
     );
     let outbox: Value = relay.get("/outbox").await.json().await.unwrap();
     assert_eq!(
         outbox,
-        json!({"unsent": 0, "unaudited": 0, "parked": 0, "parked_events": []})
+        json!({"unsent": 0, "unaudited": 0, "parked": 0, "suspect": 0, "parked_events": []})
     );
     let retried = relay
         .client

@@ -267,6 +267,13 @@ async fn outbox_report(
         "\noutbox: {} unsent, {} sent and not yet audited, {} parked",
         status.unsent, status.unaudited, status.parked
     );
+    if status.suspect > 0 {
+        println!(
+            "  {} suspect event(s): they claim to come from the app but match no change it made; \
+             not recorded (table suspect_events)",
+            status.suspect
+        );
+    }
     if list_parked {
         for event in &report.parked_events {
             println!(

@@ -33,13 +33,13 @@ fn stack_command(state_dir: &Path) -> Command {
     command
 }
 
-fn start_stack() -> RunningStack {
+fn start_stack(log_file: &Path) -> RunningStack {
     Launch {
         bin_dir: bin_dir(),
         web_dir: None,
         manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
         relay_interval: Duration::from_secs(2),
-        log_file: None,
+        log_file: Some(log_file.to_path_buf()),
         trigger_retry: None,
         env: Vec::new(),
     }
@@ -49,7 +49,8 @@ fn start_stack() -> RunningStack {
 
 #[tokio::test]
 async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
-    let mut running = start_stack();
+    let log = std::env::temp_dir().join(format!("task-app-stack-test-{}.log", std::process::id()));
+    let mut running = start_stack(&log);
     let stack = running.stack.clone();
     let gateway = stack.gateway_url.clone();
     let anonymous = reqwest::Client::new();
@@ -445,6 +446,17 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
     let status = running.stop().unwrap();
     assert!(status.success(), "`stack up` exited with {status}");
     assert!(!StackFile::path(&running.state_dir).exists());
+    // Every process's log (functions, provider, broker, nginx): no token in it.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("listening"),
+        "the log holds the stack's output"
+    );
+    assert!(
+        !logged.contains("eyJ"),
+        "a token (a JWT starts with eyJ) was logged"
+    );
+    std::fs::remove_file(&log).unwrap();
     assert!(
         anonymous
             .get(format!("{gateway}/health"))
