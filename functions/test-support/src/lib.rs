@@ -34,6 +34,14 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        MIGRATOR.run(&db.pool).await.expect("apply the migrations");
+        login_users(&db.pool).await;
+        db
+    }
+
+    /// A database of its own with no schema yet (for tests of the migrations).
+    pub async fn empty() -> Self {
         let server = server();
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let admin = PgPoolOptions::new()
@@ -54,8 +62,6 @@ impl TestDatabase {
             .connect(&url)
             .await
             .expect("connect to the test database");
-        MIGRATOR.run(&pool).await.expect("apply the migrations");
-        login_users(&pool).await;
         Self { url, pool }
     }
 
