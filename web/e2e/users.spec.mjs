@@ -73,3 +73,25 @@ test('bob sees none of alice’s tasks, and his own', async ({ browser, baseURL 
   await expect(page.locator('li.task')).toHaveCount(1);
   await context.close();
 });
+
+test('a refused token is refreshed once, then the page says the session ended', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByText('Signed in as alice')).toBeVisible();
+  let refreshes = 0;
+  await page.route('**/oidc/token', async (route) => {
+    if ((route.request().postData() ?? '').includes('grant_type=refresh_token')) refreshes += 1;
+    await route.continue();
+  });
+  // The API now refuses every token (as after the provider's keys changed).
+  await page.route('**/api/tasks**', (route) => route.fulfill({
+    status: 401,
+    contentType: 'application/problem+json',
+    headers: { 'www-authenticate': 'Bearer realm="task-api", error="invalid_token"' },
+    body: JSON.stringify({ type: 'urn:task-app:problem:invalid-token', title: 'Unauthorized', status: 401, detail: 'no' }),
+  }));
+  await page.getByLabel('Title', { exact: true }).fill('Refused');
+  await page.getByRole('button', { name: 'Add task' }).click();
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('alert')).toContainText('Your session has ended');
+  expect(refreshes).toBe(1);
+});

@@ -85,16 +85,20 @@ async fn call(call: Call<'_>) -> Result<Response, ApiFailure> {
         .await
         .map_err(|_| ApiFailure::Unreachable)?;
     if response.status() == 401 {
-        if !crate::session::refresh().await {
+        // Once: a fresh token, then the request again; refused still, the
+        // session is over.
+        if crate::session::refresh().await {
+            response = call
+                .build()
+                .ok_or(ApiFailure::Unexpected(0))?
+                .send()
+                .await
+                .map_err(|_| ApiFailure::Unreachable)?;
+        }
+        if response.status() == 401 {
             crate::session::ended(Some("Your session has ended: sign in again.".into()));
             return Err(ApiFailure::SignedOut);
         }
-        response = call
-            .build()
-            .ok_or(ApiFailure::Unexpected(0))?
-            .send()
-            .await
-            .map_err(|_| ApiFailure::Unreachable)?;
     }
     if response.ok() {
         return Ok(response);
