@@ -65,6 +65,11 @@ impl Api {
     }
 }
 
+/// The JSON a request is answered with.
+async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Status, content type and body: what a client can tell apart.
 async fn answer(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
@@ -83,26 +88,19 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
         client_as("bob").await,
         client_as("carol").await,
     );
-    let created: Value = alice
-        .post(api.url("create-task", "/api/tasks"))
-        .json(&json!({"title": "Alice's secret plan", "description": "aardvark"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = json_of(
+        alice
+            .post(api.url("create-task", "/api/tasks"))
+            .json(&json!({"title": "Alice's secret plan", "description": "aardvark"})),
+    )
+    .await;
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["owner"], sub("alice"));
-    let bobs: Value = bob
-        .post(api.url("create-task", "/api/tasks"))
-        .json(&json!({"title": "Bob's own"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs: Value = json_of(
+        bob.post(api.url("create-task", "/api/tasks"))
+            .json(&json!({"title": "Bob's own"})),
+    )
+    .await;
 
     // Bob on alice's task: the answers a missing task gets, byte for byte.
     let attempts = |task: i64| {
@@ -141,14 +139,7 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
         );
     }
     // Alice's task is as it was.
-    let after: Value = alice
-        .get(api.url("get-task", &format!("/api/tasks/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = json_of(alice.get(api.url("get-task", &format!("/api/tasks/{id}")))).await;
     assert_eq!(after, created, "bob's failed update or delete changed it");
     // The same requests once the task is gone answer exactly the same.
     sqlx::query("DELETE FROM tasks WHERE id = $1")
@@ -184,28 +175,14 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
         "/api/tasks?status=pending",
         "/api/tasks?cursor=9999",
     ] {
-        let page: Vec<Value> = bob
-            .get(api.url("list-tasks", path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Vec<Value> = json_of(bob.get(api.url("list-tasks", path))).await;
         assert!(
             page.iter().all(|task| task["owner"] == sub("bob")),
             "{path}: {page:?}"
         );
     }
     for (path, total) in [("/api/task-counts", 1), ("/api/task-counts?q=secret", 0)] {
-        let counts: Value = bob
-            .get(api.url("count-tasks", path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let counts: Value = json_of(bob.get(api.url("count-tasks", path))).await;
         assert_eq!(counts["total"], total, "{path}: {counts}");
     }
     // Naming alice as the owner is for admins only.
@@ -219,32 +196,12 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
     }
 
     // The admin reads every task, one user's on request, and the owners.
-    let all: Vec<Value> = carol
-        .get(api.url("list-tasks", "/api/tasks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<Value> = json_of(carol.get(api.url("list-tasks", "/api/tasks"))).await;
     assert_eq!(all.len(), 2);
-    let hers: Vec<Value> = carol
-        .get(api.url("list-tasks", &format!("/api/tasks?owner={alices}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hers: Vec<Value> =
+        json_of(carol.get(api.url("list-tasks", &format!("/api/tasks?owner={alices}")))).await;
     assert_eq!(hers.len(), 1);
-    let owners: Vec<Value> = carol
-        .get(api.url("count-tasks", "/api/task-owners"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let owners: Vec<Value> = json_of(carol.get(api.url("count-tasks", "/api/task-owners"))).await;
     let mut listed: Vec<(String, i64)> = owners
         .iter()
         .map(|o| {
@@ -260,15 +217,12 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
     assert_eq!(listed, expected);
 
     // The admin changes bob's task: the change is carol's, the task bob's.
-    let changed: Value = carol
-        .put(api.url("update-task", &format!("/api/tasks/{}", bobs["id"])))
-        .json(&json!({"status": "complete"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let changed: Value = json_of(
+        carol
+            .put(api.url("update-task", &format!("/api/tasks/{}", bobs["id"])))
+            .json(&json!({"status": "complete"})),
+    )
+    .await;
     assert_eq!(changed["owner"], sub("bob"));
     let records = api.audited(bobs["id"].as_i64().unwrap(), 2).await;
     assert_eq!(
