@@ -1,12 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use task_core::auth::Admin;
 use task_core::extract::QueryString;
 use task_core::list::{OwnerCounts, OwnersQuery};
 use task_core::problem::Problem;
-use task_core::{ApiError, AppState};
+use task_core::{ApiError, AppState, response};
 
 /// Every user who has tasks, with the counts of each status (admins only),
 /// in `owner` order, a page at a time: when more remain, `Link: <...>;
@@ -35,23 +34,15 @@ pub async fn task_owners(
 ) -> Result<Response, ApiError> {
     let page = query.validate()?;
     // One more than the page tells whether another page follows.
-    let mut owners = state
+    let owners: Vec<OwnerCounts> = state
         .tasks
         .owners(page.after.as_deref(), page.limit + 1)
-        .await?;
-    let mut headers = HeaderMap::new();
-    if owners.len() as i64 > page.limit {
-        owners.truncate(page.limit as usize);
-        if let Some((last, _)) = owners.last() {
-            let link = format!("</api/task-owners?{}>; rel=\"next\"", query.next_page(last));
-            if let Ok(link) = HeaderValue::from_str(&link) {
-                headers.insert(header::LINK, link);
-            }
-        }
-    }
-    let owners: Vec<OwnerCounts> = owners
+        .await?
         .into_iter()
         .map(|(owner, counts)| OwnerCounts { owner, counts })
         .collect();
+    let (headers, owners) = response::page(owners, page.limit, |last| {
+        format!("/api/task-owners?{}", query.next_page(&last.owner))
+    });
     Ok((headers, Json(owners)).into_response())
 }

@@ -148,3 +148,69 @@ async fn a_bad_search_is_422() {
     let problem = assert_problem(app.get("/api/task-counts?q=ab").await, 422).await;
     assert_eq!(error_fields(&problem), ["q"]);
 }
+
+/// Each user's counts are their own; the admin's are everyone's, and she
+/// pages through every owner.
+#[tokio::test]
+async fn counts_per_user_and_every_owner_for_the_admin() {
+    let app = app().await;
+    for (user, tasks) in [("alice", 3), ("bob", 2), ("carol", 1)] {
+        for n in 0..tasks {
+            app.db
+                .insert_task_of(user, &format!("{user} {n}"), TaskStatus::Pending)
+                .await;
+        }
+    }
+    let bob = app.client_as("bob").await;
+    let carol = app.client_as("carol").await;
+    let total = |client: reqwest::Client, path: String| async move {
+        let counts: Value = client.get(path).send().await.unwrap().json().await.unwrap();
+        counts["total"].as_i64().unwrap()
+    };
+    assert_eq!(
+        total(app.client.clone(), app.url("/api/task-counts")).await,
+        3
+    );
+    assert_eq!(total(bob.clone(), app.url("/api/task-counts")).await, 2);
+    assert_eq!(total(carol.clone(), app.url("/api/task-counts")).await, 6);
+    let bobs = test_support::identity::sub("bob");
+    assert_eq!(
+        total(
+            carol.clone(),
+            app.url(&format!("/api/task-counts?owner={bobs}"))
+        )
+        .await,
+        2
+    );
+
+    let mut seen = Vec::new();
+    let mut next = Some("/api/task-owners?limit=1".to_string());
+    while let Some(path) = next {
+        let response = carol.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        next = response.headers().get("link").map(|link| {
+            link.to_str()
+                .unwrap()
+                .split(['<', '>'])
+                .nth(1)
+                .unwrap()
+                .to_string()
+        });
+        let page: Vec<Value> = response.json().await.unwrap();
+        assert_eq!(page.len(), 1);
+        seen.push((
+            page[0]["owner"].as_str().unwrap().to_string(),
+            page[0]["total"].as_i64().unwrap(),
+        ));
+    }
+    let mut expected: Vec<(String, i64)> = [("alice", 3), ("bob", 2), ("carol", 1)]
+        .map(|(user, n)| (test_support::identity::sub(user), n))
+        .to_vec();
+    expected.sort();
+    assert_eq!(seen, expected, "every owner once, in order");
+    assert_problem(
+        bob.get(app.url("/api/task-owners")).send().await.unwrap(),
+        403,
+    )
+    .await;
+}

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use task_core::auth::Caller;
 use task_core::extract::QueryString;
 use task_core::list::{ListQuery, TaskFilter};
 use task_core::problem::Problem;
+use task_core::response::page;
 use task_core::task::Task;
 use task_core::{ApiError, AppState};
 
@@ -39,23 +39,15 @@ pub async fn list_tasks(
         ..filter
     };
     // One more than the page tells whether another page follows.
-    let mut tasks = state
+    let tasks = state
         .tasks
         .list(&TaskFilter {
             limit: filter.limit + 1,
             ..filter.clone()
         })
         .await?;
-
-    let mut headers = HeaderMap::new();
-    if tasks.len() as i64 > filter.limit {
-        tasks.truncate(filter.limit as usize);
-        if let Some(last) = tasks.last() {
-            let link = format!("</api/tasks?{}>; rel=\"next\"", query.next_page(last.id));
-            if let Ok(link) = HeaderValue::from_str(&link) {
-                headers.insert(header::LINK, link);
-            }
-        }
-    }
+    let (headers, tasks) = page(tasks, filter.limit, |last| {
+        format!("/api/tasks?{}", query.next_page(last.id))
+    });
     Ok((headers, Json(tasks)).into_response())
 }

@@ -1,10 +1,30 @@
-//! Successful responses that carry one task.
+//! Successful responses: one task, or one page of a list.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::task::Task;
+
+/// One page of a list, fetched with one item more than `limit` (which tells
+/// that another page follows): the page, and when another follows the
+/// `Link: <next(last item)>; rel="next"` header.
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    next: impl FnOnce(&T) -> String,
+) -> (HeaderMap, Vec<T>) {
+    let mut headers = HeaderMap::new();
+    if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        if let Some(last) = items.last()
+            && let Ok(link) = HeaderValue::from_str(&format!("<{}>; rel=\"next\"", next(last)))
+        {
+            headers.insert(header::LINK, link);
+        }
+    }
+    (headers, items)
+}
 
 /// `200` with the task as JSON and its `ETag`.
 #[derive(Debug)]

@@ -1,11 +1,11 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use task_core::auth::Caller;
 use task_core::extract::{QueryString, TaskId};
 use task_core::history::{HistoryEntry, HistoryPage, HistoryQuery};
 use task_core::problem::Problem;
+use task_core::response::page;
 use task_core::{ApiError, AppState};
 
 /// A task's audit trail, a page at a time, the newest change first: every
@@ -36,37 +36,29 @@ pub async fn task_history(
     TaskId(id): TaskId,
     QueryString(query): QueryString<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let page = query.validate()?;
+    let wanted = query.validate()?;
+    let limit = wanted.limit;
     let owner = caller.visible_owner();
     // One more than the page tells whether another page follows.
-    let mut entries = state
+    let entries = state
         .audit_log
         .history(
             id,
             owner,
             &HistoryPage {
-                limit: page.limit + 1,
-                ..page
+                limit: limit + 1,
+                ..wanted
             },
         )
         .await?;
     // No entries: either the task never existed, or its first event is on its way.
-    if entries.is_empty() && page.before.is_none() && state.tasks.find(id, owner).await?.is_none() {
+    if entries.is_empty() && wanted.before.is_none() && state.tasks.find(id, owner).await?.is_none()
+    {
         return Err(ApiError::TaskNotFound(id));
     }
-    let mut headers = HeaderMap::new();
-    if entries.len() as i64 > page.limit {
-        entries.truncate(page.limit as usize);
-        if let Some((last, _)) = entries.last() {
-            let link = format!(
-                "</api/tasks/{id}/history?{}>; rel=\"next\"",
-                query.next_page(*last)
-            );
-            if let Ok(link) = HeaderValue::from_str(&link) {
-                headers.insert(header::LINK, link);
-            }
-        }
-    }
+    let (headers, entries) = page(entries, limit, |(last, _)| {
+        format!("/api/tasks/{id}/history?{}", query.next_page(*last))
+    });
     let entries: Vec<HistoryEntry> = entries.into_iter().map(|(_, entry)| entry).collect();
     Ok((headers, Json(entries)).into_response())
 }
