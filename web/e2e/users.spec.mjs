@@ -1,7 +1,7 @@
 // Signing in and out in a real browser, through the real OpenID Provider:
 // the signed-out page, the provider's sign-in page, tokens that never touch
 // web storage, each user's own tasks, who made each change.
-import { test, expect, addTask, taskItem, stackInfo } from './fixtures.mjs';
+import { test, expect, addTask, taskItem, stackInfo, snapshot } from './fixtures.mjs';
 import { expectAccessible } from './axe.mjs';
 import { account, signInThroughThePage } from './sign-in.mjs';
 
@@ -21,6 +21,7 @@ test('alice signs in through the sign-in page, works, reloads, and signs out', a
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
   await expect(page.getByText('Sign in to see and change your tasks.')).toBeVisible();
   await expectAccessible(page, 'signed out');
+  await snapshot(page, 'signed-out');
 
   // A wrong password is refused, and says so.
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -32,6 +33,7 @@ test('alice signs in through the sign-in page, works, reloads, and signs out', a
   await expect(page.getByRole('alert')).toContainText('do not match');
   await expect(page.getByLabel('Username')).toHaveValue('alice');
   await expectAccessible(page, 'the sign-in page with a problem');
+  await snapshot(page, 'sign-in');
   await page.getByLabel('Password').fill(account(info, 'alice').password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByText('Signed in as alice')).toBeVisible();
