@@ -26,7 +26,7 @@ const crdModels = {
 };
 
 const coreKinds = new Set([
-  'v1/Namespace', 'v1/ConfigMap', 'v1/Secret', 'v1/Service', 'apps/v1/StatefulSet', 'batch/v1/Job',
+  'v1/Namespace', 'v1/ConfigMap', 'v1/Secret', 'v1/Service', 'apps/v1/Deployment', 'apps/v1/StatefulSet', 'batch/v1/Job',
   'networking.k8s.io/v1/NetworkPolicy',
 ]);
 

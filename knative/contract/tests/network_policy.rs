@@ -5,7 +5,9 @@
 //!   port that matters: the pods the manifests create (labelled as Knative,
 //!   Kubernetes and Strimzi label them), the platform's pods (Knative 1.16,
 //!   Strimzi 0.45: `local/kind/versions.env`) and strangers. Each connection
-//!   the project needs is allowed, and nothing else is;
+//!   the project needs is allowed, and nothing else is (the OpenID Provider
+//!   included: the edge router and the functions that check tokens reach
+//!   it, nobody else);
 //! - the worst case of database connections (every function at max-scale,
 //!   each pod with its whole pool, and the migrations Job) fits the budget
 //!   the manifests state;
@@ -18,17 +20,21 @@ use std::fmt::Write as _;
 
 use common::{NAMESPACE, OVERLAYS, knative_dir, str_at};
 use serde_norway::Value;
-use task_core::routes::{EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY};
+use task_core::routes::{EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, needs_sign_in};
 
 /// Knative's queue-proxy: HTTP/1, h2c and HTTPS (system-internal TLS).
 const REQUEST_PORTS: &[u16] = &[8012, 8013, 8112];
 /// The queue-proxy's metrics, read by Knative's autoscaler.
 const AUTOSCALER_METRICS: u16 = 9090;
+/// The OpenID Provider's HTTP port (Keycloak's; the Service `oidc` maps 80
+/// to it).
+const PROVIDER_PORT: u16 = 8080;
 /// Every port a connection is tried on: the queue-proxy's (requests, admin,
-/// metrics), the user container's, PostgreSQL's, Kafka's (KRaft,
-/// replication, clients, Strimzi's agent) and a few common ones.
+/// metrics), the user container's (and the provider's), PostgreSQL's,
+/// Kafka's (KRaft, replication, clients, Strimzi's agent), Keycloak's
+/// management port and a few common ones.
 const PORTS: &[u16] = &[
-    80, 443, 5432, 8012, 8013, 8022, 8080, 8112, 8443, 9090, 9091, 9092,
+    80, 443, 5432, 8012, 8013, 8022, 8080, 8112, 8443, 9000, 9090, 9091, 9092,
 ];
 
 /// An overlay's YAML documents.
@@ -85,6 +91,8 @@ enum Role {
     Postgres,
     Kafka,
     EntityOperator,
+    /// The OpenID Provider behind the Service `oidc`.
+    Oidc,
     // The platform's pods.
     Activator,
     Autoscaler,
@@ -116,6 +124,16 @@ impl Pod {
             labels,
             role,
         }
+    }
+
+    /// A pod of a function that checks access tokens (and so fetches the
+    /// provider's key set again when a token names an unknown key).
+    fn checks_tokens(&self) -> bool {
+        self.role == Role::ApiFunction
+            && self
+                .name
+                .strip_prefix(&format!("{NAMESPACE}/"))
+                .is_some_and(needs_sign_in)
     }
 }
 
@@ -154,6 +172,21 @@ fn manifest_pods(documents: &[Value]) -> Vec<Pod> {
         ]));
         assert_eq!(job_name, "migrate-schema", "a Job this test does not know");
         pods.push(Pod::new(NAMESPACE, job_name, pod_labels, Role::Migrations));
+    }
+    for deployment in of_kind(documents, "apps/v1", "Deployment") {
+        let deployment_name = name(deployment);
+        let mut pod_labels = labels_of(&deployment["spec"]["template"]["metadata"]["labels"]);
+        pod_labels.insert("pod-template-hash".into(), "0000000000".into());
+        assert_eq!(
+            deployment_name, "oidc",
+            "a Deployment this test does not know"
+        );
+        pods.push(Pod::new(
+            NAMESPACE,
+            &format!("{deployment_name}-0000000000-00000"),
+            pod_labels,
+            Role::Oidc,
+        ));
     }
     for set in of_kind(documents, "apps/v1", "StatefulSet") {
         let set_name = name(set);
@@ -328,6 +361,9 @@ fn wanted(from: &Pod, to: &Pod, port: u16) -> bool {
         Audit => knative || (request && from.role == BrokerDispatcher),
         OutboxRelay => knative || (request && from.role == PingAdapter),
         EdgeRouter => knative,
+        // Sign-in pages and tokens through the edge router's /oidc/, and
+        // the key set for the functions that check tokens; no Knative path.
+        Oidc => port == PROVIDER_PORT && (from.role == EdgeRouter || from.checks_tokens()),
         Postgres => {
             port == 5432 && matches!(from.role, ApiFunction | Audit | OutboxRelay | Migrations)
         }
@@ -574,7 +610,18 @@ fn only_the_connections_the_app_needs_are_allowed() {
     for overlay in OVERLAYS {
         let documents = render(overlay);
         let policies = policies(&documents);
-        let app = manifest_pods(&documents);
+        let mut app = manifest_pods(&documents);
+        // An overlay that runs no provider in task-app (production: the
+        // Service `oidc` names one elsewhere) is held to the base's rule
+        // for one the operator runs there, labelled as it asks.
+        if !app.iter().any(|p| p.role == Role::Oidc) {
+            app.push(Pod::new(
+                NAMESPACE,
+                "oidc-provider",
+                labels(&[("app.kubernetes.io/component", "oidc-provider")]),
+                Role::Oidc,
+            ));
+        }
         let others = other_pods(&app);
         let sources: Vec<&Pod> = app.iter().chain(&others).collect();
 
@@ -687,6 +734,28 @@ fn only_the_connections_the_app_needs_are_allowed() {
         check(dispatcher, relay, 8012, false);
         check(ping, audit, 8012, false);
         check(edge, list, 8080, false);
+        // The OpenID Provider.
+        let oidc = app
+            .iter()
+            .find(|p| p.role == Role::Oidc)
+            .expect("a provider pod");
+        check(edge, oidc, PROVIDER_PORT, true);
+        check(list, oidc, PROVIDER_PORT, true);
+        check(get, oidc, PROVIDER_PORT, true);
+        check(app_pod("create-task"), oidc, PROVIDER_PORT, true);
+        check(app_pod("count-tasks"), oidc, PROVIDER_PORT, true);
+        check(app_pod("health"), oidc, PROVIDER_PORT, false);
+        check(audit, oidc, PROVIDER_PORT, false);
+        check(relay, oidc, PROVIDER_PORT, false);
+        check(app_pod("migrate-schema"), oidc, PROVIDER_PORT, false);
+        check(kourier, oidc, PROVIDER_PORT, false);
+        check(activator, oidc, PROVIDER_PORT, false);
+        check(pod("default/impostor"), oidc, PROVIDER_PORT, false);
+        check(pod("task-app/debug"), oidc, PROVIDER_PORT, false);
+        check(edge, oidc, 9000, false);
+        check(list, oidc, 9000, false);
+        check(oidc, list, 8012, false);
+        check(oidc, audit, 8012, false);
         if *overlay == "kind" {
             let postgres = app_pod("postgres-0");
             let kafka = app_pod("task-kafka-single-0");
