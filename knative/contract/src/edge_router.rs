@@ -48,8 +48,9 @@ pub struct SignIn {
     /// The web app's client id.
     pub client_id: String,
     /// The Content-Security-Policy of the provider's pages, when they are
-    /// ours (`local/oidc`: no script, one form); `None` leaves the
-    /// provider's own headers (Keycloak sets its own).
+    /// ours (`local/oidc`: no script, one form); `None` leaves the policy to
+    /// the provider (Keycloak sets its own). The other security headers
+    /// apply either way; the app's own policy never does (it allows no form).
     pub page_policy: Option<String>,
 }
 
@@ -212,12 +213,16 @@ impl GatewayConfig {
 
     /// `/oidc/` to the provider, with the public host it builds its URLs from.
     fn sign_in_location(&self) -> String {
-        let policy = self
-            .sign_in
-            .page_policy
-            .as_deref()
-            .map(|policy| security_headers().replace(CONTENT_SECURITY_POLICY, policy))
-            .unwrap_or_default();
+        // A location with add_header lines of its own inherits none of the
+        // server's: so the app's policy never reaches the provider's pages.
+        let policy = match self.sign_in.page_policy.as_deref() {
+            Some(policy) => security_headers().replace(CONTENT_SECURITY_POLICY, policy),
+            None => security_headers()
+                .lines()
+                .filter(|line| !line.contains("Content-Security-Policy"))
+                .map(|line| format!("{line}\n"))
+                .collect(),
+        };
         fill(
             SIGN_IN_LOCATION,
             &[

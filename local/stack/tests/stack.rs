@@ -379,6 +379,16 @@ async fn the_whole_stack_serves_crud_through_the_gateway_and_stops_cleanly() {
         discovery["authorization_endpoint"],
         format!("{gateway}/oidc/auth")
     );
+    // The provider's pages have a policy of their own (the app's allows no form).
+    let response = anonymous
+        .get(format!("{gateway}/oidc/login.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        knative_contract::edge_router::SIGN_IN_PAGE_POLICY
+    );
     // The token command of stack.json prints a token that the API takes.
     let mut command = stack.auth.token_command.clone();
     command.push("bob".into());
