@@ -11,12 +11,15 @@ function request()
   local task = tostring(1000000 + counter)
   local body = '{"id":' .. task .. ',"title":"bench","description":null,"status":"pending",'
     .. '"created_at":"2026-11-24T06:00:00Z","updated_at":"2026-11-24T06:00:00Z","version":1}'
-  return wrk.format("POST", "/", {
-    ["ce-specversion"] = "1.0",
-    ["ce-id"] = prefix .. "-" .. counter,
-    ["ce-type"] = "task.created",
-    ["ce-source"] = "/bench",
-    ["ce-subject"] = task,
-    ["Content-Type"] = "application/json",
-  }, body)
+  -- A headers table of our own replaces wrk.headers: those given with -H
+  -- go into it first, so that they are sent too.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["ce-specversion"] = "1.0"
+  headers["ce-id"] = prefix .. "-" .. counter
+  headers["ce-type"] = "task.created"
+  headers["ce-source"] = "/bench"
+  headers["ce-subject"] = task
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/", headers, body)
 end

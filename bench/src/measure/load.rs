@@ -13,12 +13,15 @@ pub struct WrkRun {
     pub non_2xx: u64,
 }
 
-/// `wrk --latency` for `seconds` with `connections`, optionally with a Lua script.
+/// `wrk --latency` for `seconds` with `connections`, optionally with a Lua
+/// script, sending `headers` (name, value) with every request (a script's
+/// own requests too, when it builds them from `wrk.headers`).
 pub fn wrk(
     url: &str,
     connections: u32,
     seconds: u32,
     script: Option<&Path>,
+    headers: &[(&str, &str)],
 ) -> anyhow::Result<WrkRun> {
     let threads = connections.clamp(1, 2);
     let mut command = Command::new("wrk");
@@ -31,6 +34,10 @@ pub fn wrk(
             &connections.to_string(),
         ])
         .args(["-d", &format!("{seconds}s"), "--timeout", "10s"]);
+    for (name, value) in headers {
+        // wrk takes a header only as `Name: value`, with the space.
+        command.arg("-H").arg(format!("{name}: {value}"));
+    }
     if let Some(script) = script {
         command.arg("-s").arg(script);
     }
@@ -85,15 +92,21 @@ pub struct PgbenchRun {
     pub latency_ms: f64,
 }
 
-/// `pgbench` with `script` (prepared statements) for `seconds` with `clients`.
+/// `pgbench` with `script` (prepared statements) for `seconds` with
+/// `clients`, the script's `variables` (name, value) set (`-D`).
 pub fn pgbench(
     pg_bin: &Path,
     url: &str,
     script: &Path,
     clients: u32,
     seconds: u32,
+    variables: &[(&str, &str)],
 ) -> anyhow::Result<PgbenchRun> {
-    let output = Command::new(pg_bin.join("pgbench"))
+    let mut command = Command::new(pg_bin.join("pgbench"));
+    for (name, value) in variables {
+        command.arg("-D").arg(format!("{name}={value}"));
+    }
+    let output = command
         .args([
             "-n",
             "-M",

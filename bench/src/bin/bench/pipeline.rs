@@ -31,6 +31,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(EventPipeline, OutboxUnde
                 8,
                 bench.seconds,
                 Some(&scripts.join("post-event.lua")),
+                &[],
             )
         })
         .map(|r| r.map(|r| r.requests_per_second))
@@ -43,6 +44,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(EventPipeline, OutboxUnde
                 &scripts.join("audit-insert.sql"),
                 8,
                 bench.seconds,
+                &[],
             )
         })
         .map(|r| r.map(|r| r.transactions_per_second))

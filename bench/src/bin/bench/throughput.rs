@@ -42,6 +42,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
                         &bench.scripts.join(sql),
                         connections,
                         bench.seconds,
+                        &[],
                     )
                 })
                 .map(|run| run.map(|r| r.transactions_per_second))
@@ -59,6 +60,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
                             connections,
                             bench.seconds,
                             script.as_deref(),
+                            &[],
                         )
                     })
                     .collect::<anyhow::Result<_>>()?;
