@@ -19,9 +19,10 @@ pub struct OutboxUnderLoad {
     pub written: i64,
 }
 
-/// `rate` creates per second through `gateway` for `seconds`, sampling the
-/// outbox's size every `every`.
+/// `rate` creates per second through `gateway` by `client` (signed in) for
+/// `seconds`, sampling the outbox's size every `every`.
 pub async fn outbox_under_load(
+    client: &reqwest::Client,
     gateway: &str,
     pool: &PgPool,
     rate: u32,
@@ -37,7 +38,6 @@ pub async fn outbox_under_load(
     let first_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM event_outbox")
         .fetch_one(pool)
         .await?;
-    let client = reqwest::Client::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
     let start = Instant::now();
     let mut next_sample = Duration::ZERO;

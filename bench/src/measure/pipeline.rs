@@ -21,15 +21,16 @@ pub struct PipelineRun {
     pub writes: usize,
 }
 
-/// `rate` creates per second for `seconds` through `gateway`; then the time
-/// from each response to its `task.created` row's `processed_at`.
+/// `rate` creates per second for `seconds` through `gateway`, by `client`
+/// (signed in); then the time from each response to its `task.created`
+/// row's `processed_at`.
 pub async fn event_pipeline(
+    client: &reqwest::Client,
     gateway: &str,
     pool: &PgPool,
     rate: u32,
     seconds: u32,
 ) -> anyhow::Result<PipelineRun> {
-    let client = reqwest::Client::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
     let mut pending = Vec::new();
     let start = Instant::now();

@@ -1,10 +1,12 @@
 //! Cost as the data grows: every read route and a create, through the
-//! gateway, at 10,000 and then at 1,000,000 tasks, and a task history of
-//! 20,000 large entries. The text is made of random words, so that the
-//! search indexes see a realistic spread of trigrams.
+//! gateway as one user (whose tasks they all are), at 10,000 and then at
+//! 1,000,000 tasks, and a task history of 20,000 large entries. The text is
+//! made of random words, so that the search indexes see a realistic spread
+//! of trigrams.
 
 use std::time::{Duration, Instant};
 
+use local_stack::tokens::Tokens;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -39,13 +41,16 @@ pub struct ScaleRow {
     pub tasks: i64,
 }
 
-/// The table and the words the measured routes use.
+/// The table, the words the measured routes use, and whose tasks they are.
 pub struct ScaleData {
     vocabulary: Vec<String>,
     /// The task with the long history.
     pub history_task: i64,
     /// Where a page in the middle of the long history starts.
     history_middle: String,
+    /// The demo account every request is made as, and its `sub`.
+    user: String,
+    sub: String,
 }
 
 fn say(message: &str) {
@@ -81,27 +86,33 @@ async fn store_vocabulary(pool: &PgPool, words: &[String]) -> anyhow::Result<()>
 }
 
 impl ScaleData {
-    /// Empties the tasks, writes the long history, then grows the table to `tasks`.
-    pub async fn start(pool: &PgPool, tasks: i64) -> anyhow::Result<Self> {
+    /// Empties the tasks, grows the table to `tasks` of `user`'s (whose
+    /// `sub` is `sub`), then writes the long history of one of them.
+    pub async fn start(pool: &PgPool, tasks: i64, user: &str, sub: &str) -> anyhow::Result<Self> {
         sqlx::query("TRUNCATE tasks").execute(pool).await?;
         let mut data = Self {
             vocabulary: vocabulary(),
             history_task: 0,
             history_middle: String::new(),
+            user: user.to_string(),
+            sub: sub.to_string(),
         };
         store_vocabulary(pool, &data.vocabulary).await?;
         data.grow(pool, 0, tasks).await?;
         data.history_task = sqlx::query_scalar(
-            "INSERT INTO tasks (title, description) VALUES ('A task changed 20,000 times', 'see its history') RETURNING id",
+            "INSERT INTO tasks (title, description, owner) VALUES ('A task changed 20,000 times', 'see its history', $1) RETURNING id",
         )
+        .bind(sub)
         .fetch_one(pool)
         .await?;
         // Each entry as large as a valid change makes it: a 10,000-character
-        // description, before and after.
+        // description, before and after; recorded as the user's own changes
+        // are (its actor and owner, verified).
         sqlx::query(
             r#"
             INSERT INTO task_audit_log
-                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time)
+                (event_type, task_id, task_sequence, event_data, event_id, event_source, event_time,
+                 actor, owner, verified)
             SELECT 'task.updated', $1, n,
                    jsonb_build_object('data', jsonb_build_object(
                        'id', $1, 'version', n, 'title', 'A task changed 20,000 times',
@@ -110,14 +121,19 @@ impl ScaleData {
                        'changes', jsonb_build_object('description', jsonb_build_object(
                            'old', repeat(chr(66 + n % 25), 10000),
                            'new', repeat(chr(65 + n % 26), 10000))))),
-                   'bench-history-' || n, '/bench', now()
+                   'bench-history-' || n, '/bench', now(), $3, $3, true
             FROM generate_series(1, $2) AS n
             "#,
         )
         .bind(data.history_task)
         .bind(HISTORY_ENTRIES)
+        .bind(sub)
         .execute(pool)
         .await?;
+        // The statistics autovacuum has by the time a history is this long:
+        // without them the planner takes the owner filter for a selective
+        // one and sorts every entry of the task (~150 ms a page, not ~5).
+        sqlx::query("ANALYZE task_audit_log").execute(pool).await?;
         let middle: (i32, i64) = sqlx::query_as(
             "SELECT task_sequence, id FROM task_audit_log WHERE task_id = $1 AND task_sequence = $2",
         )
@@ -130,7 +146,8 @@ impl ScaleData {
     }
 
     /// Adds tasks `from + 1` to `to` (the long history's own task aside), then
-    /// puts the rare word in ten of them, spread from the oldest to the newest.
+    /// puts the rare word in ten of the user's, spread from its oldest to its
+    /// newest (a task created without a description may be one of them).
     pub async fn grow(&self, pool: &PgPool, from: i64, to: i64) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut have = from;
@@ -138,7 +155,7 @@ impl ScaleData {
             let next = (have + BATCH).min(to);
             sqlx::query(
                 r#"
-                INSERT INTO tasks (title, description, status)
+                INSERT INTO tasks (title, description, status, owner)
                 SELECT 'Task ' || g.n || ' ' || (
                            SELECT string_agg(w.word, ' ')
                            FROM (SELECT 1 + (random() * ($3 - 1) + g.n * 0)::int AS r
@@ -149,13 +166,15 @@ impl ScaleData {
                               FROM generate_series(1, 12)) AS pick
                         JOIN bench_words w ON w.n = pick.r)
                            || CASE WHEN g.n % 10 = 0 THEN ' meeting' ELSE '' END,
-                       (ARRAY['pending', 'in_progress', 'complete'])[1 + g.n % 3]
+                       (ARRAY['pending', 'in_progress', 'complete'])[1 + g.n % 3],
+                       $4
                 FROM generate_series($1::bigint + 1, $2::bigint) AS g(n)
                 "#,
             )
             .bind(have)
             .bind(next)
             .bind(VOCABULARY as i32)
+            .bind(&self.sub)
             .execute(pool)
             .await?;
             have = next;
@@ -170,12 +189,14 @@ impl ScaleData {
         )
         .execute(pool)
         .await?;
+        let mine = self.user_tasks(pool).await?;
         for k in 0..10 {
             sqlx::query(
-                "UPDATE tasks SET description = description || ' zanzibarite' \
-                 WHERE id = (SELECT id FROM tasks ORDER BY id OFFSET $1 LIMIT 1)",
+                "UPDATE tasks SET description = coalesce(description, '') || ' zanzibarite' \
+                 WHERE id = (SELECT id FROM tasks WHERE owner = $2 ORDER BY id OFFSET $1 LIMIT 1)",
             )
-            .bind(k * (to - 1) / 9)
+            .bind(k * (mine - 1) / 9)
+            .bind(&self.sub)
             .execute(pool)
             .await?;
         }
@@ -183,22 +204,44 @@ impl ScaleData {
         Ok(())
     }
 
-    /// Every measured route at the table's current size.
-    pub async fn measure(&self, gateway: &str, pool: &PgPool) -> anyhow::Result<Vec<ScaleRow>> {
+    /// How many of the table's tasks are the user's.
+    async fn user_tasks(&self, pool: &PgPool) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM tasks WHERE owner = $1")
+                .bind(&self.sub)
+                .fetch_one(pool)
+                .await?,
+        )
+    }
+
+    /// Every measured route at the table's current size, as the user (its
+    /// tokens from `tokens`).
+    pub async fn measure(
+        &self,
+        gateway: &str,
+        pool: &PgPool,
+        tokens: &Tokens,
+    ) -> anyhow::Result<Vec<ScaleRow>> {
         let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
             .fetch_one(pool)
             .await?;
+        let mine = self.user_tasks(pool).await?;
         let (middle_id, word): (i64, String) = (
-            sqlx::query_scalar("SELECT id FROM tasks ORDER BY id OFFSET $1 LIMIT 1")
-                .bind(tasks / 2)
-                .fetch_one(pool)
-                .await?,
+            sqlx::query_scalar(
+                "SELECT id FROM tasks WHERE owner = $2 ORDER BY id OFFSET $1 LIMIT 1",
+            )
+            .bind(mine / 2)
+            .bind(&self.sub)
+            .fetch_one(pool)
+            .await?,
             self.vocabulary[7].clone(),
         );
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tasks ORDER BY random() LIMIT $1")
-            .bind((SAMPLES + WARM_UP) as i64)
-            .fetch_all(pool)
-            .await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM tasks WHERE owner = $2 ORDER BY random() LIMIT $1")
+                .bind((SAMPLES + WARM_UP) as i64)
+                .bind(&self.sub)
+                .fetch_all(pool)
+                .await?;
         let history = self.history_task;
         let routes: Vec<(String, Vec<String>)> = vec![
             (
@@ -260,14 +303,20 @@ impl ScaleData {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
+        // A token for each request, taken before its clock starts: the
+        // whole measurement may outlast one.
+        let token = || async { tokens.of(&self.user).await.map_err(anyhow::Error::msg) };
         let mut rows = Vec::new();
         for (route, paths) in routes {
             let mut times = Vec::new();
             let mut bytes = 0;
             for i in 0..SAMPLES + WARM_UP {
                 let path = &paths[i % paths.len()];
+                let request = client
+                    .get(format!("{gateway}{path}"))
+                    .bearer_auth(token().await?);
                 let start = Instant::now();
-                let response = client.get(format!("{gateway}{path}")).send().await?;
+                let response = request.send().await?;
                 let status = response.status();
                 let body = response.bytes().await?;
                 let elapsed = start.elapsed().as_secs_f64() * 1000.0;
@@ -281,12 +330,12 @@ impl ScaleData {
         }
         let mut times = Vec::new();
         for i in 0..SAMPLES + WARM_UP {
-            let start = Instant::now();
-            let response = client
+            let request = client
                 .post(format!("{gateway}/api/tasks"))
-                .json(&serde_json::json!({"title": format!("scale {i}")}))
-                .send()
-                .await?;
+                .bearer_auth(token().await?)
+                .json(&serde_json::json!({"title": format!("scale {i}")}));
+            let start = Instant::now();
+            let response = request.send().await?;
             anyhow::ensure!(
                 response.status().is_success(),
                 "create: {}",

@@ -17,6 +17,7 @@ use bench::results::{Machine, Results};
 use bench::{repository, stack_launch};
 use clap::Parser;
 use local_stack::stack_file::StackFile;
+use local_stack::tokens::Tokens;
 use sqlx::postgres::PgPoolOptions;
 
 #[derive(Debug, Parser)]
@@ -48,9 +49,16 @@ struct Args {
     /// as they are).
     #[arg(long, group = "only")]
     only_memory: bool,
+    /// Only the throughput beside pgbench, printed (bench/results.* are
+    /// left as they are).
+    #[arg(long, group = "only")]
+    only_throughput: bool,
 }
 
 pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
+/// The demo account every request is made as (a user: it sees its own
+/// tasks), and so the owner of the seeded tasks.
+pub const USER: &str = "alice";
 /// How long the bench stack keeps audited outbox rows (7 days by default):
 /// short enough to see the outbox stay flat within a minute of load.
 pub const OUTBOX_RETENTION: Duration = Duration::from_secs(10);
@@ -66,6 +74,10 @@ pub struct Bench {
     pub scripts: PathBuf,
     pub pg_bin: PathBuf,
     pub stack: StackFile,
+    /// Tokens of [`USER`], signed in for again before they expire.
+    pub tokens: Tokens,
+    /// [`USER`]'s `sub`: the owner of its tasks.
+    pub sub: String,
     pub pool: sqlx::PgPool,
     /// The highest id of the seeded tasks.
     pub seeded: i64,
@@ -90,11 +102,17 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(4)
         .connect(&stack.database_url)
         .await?;
-    sqlx::query("INSERT INTO tasks (title, description) SELECT 'seeded ' || n, 'for the list benchmark' FROM generate_series(1, $1) AS n")
+    let tokens = Tokens::new(&stack);
+    let sub = tokens
+        .sub(USER)
+        .ok_or_else(|| anyhow::anyhow!("the stack has no account {USER}"))?
+        .to_string();
+    sqlx::query("INSERT INTO tasks (title, description, owner) SELECT 'seeded ' || n, 'for the list benchmark', $2 FROM generate_series(1, $1) AS n")
         .bind(args.rows)
+        .bind(&sub)
         .execute(&pool)
         .await?;
-    say(&format!("{} tasks in the table", args.rows));
+    say(&format!("{} tasks in the table, {USER}'s", args.rows));
     let seeded: i64 = sqlx::query_scalar("SELECT max(id) FROM tasks")
         .fetch_one(&pool)
         .await?;
@@ -104,6 +122,8 @@ async fn main() -> anyhow::Result<()> {
         pg_bin: servers::postgres::find_bin_dir()?,
         root,
         stack,
+        tokens,
+        sub,
         pool,
         seeded,
         runs: args.runs,
@@ -119,6 +139,11 @@ async fn main() -> anyhow::Result<()> {
     if args.only_memory {
         let memory = memory::measure(&bench).await?;
         println!("{}", serde_json::to_string_pretty(&memory.memory)?);
+        return Ok(());
+    }
+    if args.only_throughput {
+        let throughput = throughput::measure(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&throughput)?);
         return Ok(());
     }
     if args.only_pipeline {
@@ -158,18 +183,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every read route and a create at 10,000 tasks, then at `large` tasks.
+/// Every read route and a create as [`USER`] (whose tasks they all are) at
+/// 10,000 tasks, then at `large` tasks.
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
     let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
     let small = 10_000;
     say(&format!(
         "scale: {small} tasks and a history of 20,000 entries"
     ));
-    let data = ScaleData::start(pool, small).await?;
-    let mut rows = data.measure(gateway, pool).await?;
+    let data = ScaleData::start(pool, small, USER, &bench.sub).await?;
+    let mut rows = data.measure(gateway, pool, &bench.tokens).await?;
     say(&format!("scale: growing the table to {large} tasks"));
     data.grow(pool, small, large).await?;
-    rows.extend(data.measure(gateway, pool).await?);
+    rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
     Ok(rows)
 }
 
@@ -184,6 +210,21 @@ async fn back_to_seeded(bench: &Bench) -> anyhow::Result<()> {
         .execute(&bench.pool)
         .await?;
     Ok(())
+}
+
+impl Bench {
+    /// The `Authorization` header of [`USER`], with minutes left to live,
+    /// as [`bench::measure::load::wrk`] takes headers.
+    pub async fn authorization(&self) -> anyhow::Result<(&'static str, String)> {
+        let token = self.tokens.of(USER).await.map_err(anyhow::Error::msg)?;
+        Ok(("Authorization", format!("Bearer {token}")))
+    }
+
+    /// A client that sends a fresh token of [`USER`] with every request (for
+    /// a measurement shorter than the token's five minutes).
+    pub async fn client(&self) -> anyhow::Result<reqwest::Client> {
+        self.stack.client_as(USER).await.map_err(anyhow::Error::msg)
+    }
 }
 
 fn machine(root: &Path) -> anyhow::Result<Machine> {

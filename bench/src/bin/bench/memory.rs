@@ -9,7 +9,7 @@ use bench::results::FunctionMemory;
 use bench::stats::Summary;
 use futures::StreamExt;
 use serde_json::json;
-use task_core::routes::FUNCTIONS;
+use task_core::routes::{FUNCTIONS, needs_sign_in};
 
 use crate::{Bench, back_to_seeded, say};
 
@@ -30,7 +30,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
             process.wait_healthy(std::time::Instant::now(), Duration::from_secs(20))?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             idle.push(process.rss_mib()?);
-            failed += hammer(function, process.port, 10_000, &bench.pool).await?;
+            failed += hammer(bench, function, process.port, 10_000).await?;
             loaded.push(process.rss_mib()?);
         }
         let (idle, loaded) = (Summary::of(&idle), Summary::of(&loaded));
@@ -62,19 +62,23 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Memory> {
     })
 }
 
-/// 10,000 requests of the function's own kind, 8 at a time; returns how many failed.
-async fn hammer(
-    function: &str,
-    port: u16,
-    count: usize,
-    pool: &sqlx::PgPool,
-) -> anyhow::Result<usize> {
+/// `count` requests of the function's own kind, 8 at a time, as the bench's
+/// user to a function of signed-in routes (on that user's tasks); returns
+/// how many failed.
+async fn hammer(bench: &Bench, function: &str, port: u16, count: usize) -> anyhow::Result<usize> {
     let base = format!("http://127.0.0.1:{port}");
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM tasks ORDER BY id DESC LIMIT $1")
-        .bind(count as i64)
-        .fetch_all(pool)
-        .await?;
-    let client = reqwest::Client::new();
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM tasks WHERE owner = $2 ORDER BY id DESC LIMIT $1")
+            .bind(count as i64)
+            .bind(&bench.sub)
+            .fetch_all(&bench.pool)
+            .await?;
+    // The audit, the relay and /health are reached without a token.
+    let client = if needs_sign_in(function) {
+        bench.client().await?
+    } else {
+        reqwest::Client::new()
+    };
     let event = json!({
         "specversion": "1.0", "id": "memory", "type": "task.created", "source": "/bench", "subject": "1",
         "datacontenttype": "application/json",

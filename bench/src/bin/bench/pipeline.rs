@@ -17,13 +17,15 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(EventPipeline, OutboxUnde
     let scripts = &bench.scripts;
     let mut pipeline = Vec::new();
     for _ in 0..bench.runs {
-        let run = event_pipeline(&bench.stack.gateway_url, &bench.pool, 200, 10).await?;
+        let client = bench.client().await?;
+        let run = event_pipeline(&client, &bench.stack.gateway_url, &bench.pool, 200, 10).await?;
         say(&format!(
             "event pipeline: {} of {} arrived, p50 {:.1} ms, p99 {:.1} ms",
             run.arrived, run.writes, run.p50_ms, run.p99_ms
         ));
         pipeline.push(run);
     }
+    // The audit function is reached by the broker's Trigger, without a token.
     let ingest: Vec<f64> = (0..bench.runs)
         .map(|_| {
             wrk(
@@ -69,6 +71,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<(EventPipeline, OutboxUnde
     // The outbox stays flat under steady load: the relay prunes what has
     // been audited for longer than the retention period.
     let outbox = outbox_under_load(
+        &bench.client().await?,
         &bench.stack.gateway_url,
         &bench.pool,
         200,

@@ -42,7 +42,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
                         &bench.scripts.join(sql),
                         connections,
                         bench.seconds,
-                        &[],
+                        &[("owner", &bench.sub)],
                     )
                 })
                 .map(|run| run.map(|r| r.transactions_per_second))
@@ -53,17 +53,17 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
                 ("gateway", bench.stack.gateway_url.clone()),
             ] {
                 let before = CpuSnapshot::take()?;
-                let runs: Vec<_> = (0..bench.runs)
-                    .map(|_| {
-                        wrk(
-                            &format!("{base}{path}"),
-                            connections,
-                            bench.seconds,
-                            script.as_deref(),
-                            &[],
-                        )
-                    })
-                    .collect::<anyhow::Result<_>>()?;
+                let mut runs = Vec::new();
+                for _ in 0..bench.runs {
+                    let (name, value) = bench.authorization().await?;
+                    runs.push(wrk(
+                        &format!("{base}{path}"),
+                        connections,
+                        bench.seconds,
+                        script.as_deref(),
+                        &[(name, &value)],
+                    )?);
+                }
                 // A write is done once its event is in the audit log: the
                 // CPU of the whole path counts, after the load too.
                 if script.is_some() {
@@ -87,7 +87,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<Vec<ThroughputRow>> {
                 let per_request = cpu_per_request(&spent, served);
                 let ratio = rps.median / limit.median;
                 say(&format!(
-                    "{route:<24} {target:<8} c={connections:<2} {} req/s  p50 {} ms  p99 {} ms  limit {} tps  ratio {ratio:.2}",
+                    "{route:<24} {target:<8} c={connections:<2} {} req/s  p50 {} ms  p99 {} ms  limit {} tps  ratio {ratio:.2}  non-2xx {errors}",
                     rps.show(0),
                     p50.show(2),
                     p99.show(2),
