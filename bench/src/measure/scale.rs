@@ -1,8 +1,9 @@
 //! Cost as the data grows: every read route and a create, through the
-//! gateway as one user (whose tasks they all are), at 10,000 and then at
-//! 1,000,000 tasks, and a task history of 20,000 large entries. The text is
-//! made of random words, so that the search indexes see a realistic spread
-//! of trigrams.
+//! gateway as one user, at 10,000 and then at 1,000,000 tasks, and a task
+//! history of 20,000 large entries. The tasks are all that user's, or
+//! spread over many users (the user owning its share): counts and searches
+//! must stay fast either way. The text is made of random words, so that
+//! the search indexes see a realistic spread of trigrams.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ const WARM_UP: usize = 5;
 const BATCH: i64 = 100_000;
 /// Entries in the long history.
 pub const HISTORY_ENTRIES: i32 = 20_000;
+/// How many users the tasks are spread over when they are not all one user's.
+pub const SPREAD_OWNERS: i64 = 1_000;
 
 /// One route at one table size. Fields in alphabetical order, the order
 /// results.json has always had.
@@ -34,11 +37,20 @@ pub const HISTORY_ENTRIES: i32 = 20_000;
 pub struct ScaleRow {
     #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub median_ms: f64,
+    /// How many users the tasks belong to; absent from results written
+    /// before tasks had owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owners: Option<i64>,
     #[serde(deserialize_with = "crate::stats::nan_from_null")]
     pub p99_ms: f64,
     pub response_bytes: usize,
     pub route: String,
+    /// The tasks in the table, every user's.
     pub tasks: i64,
+    /// The tasks of the user the requests were made as; absent from results
+    /// written before tasks had owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_tasks: Option<i64>,
 }
 
 /// The table, the words the measured routes use, and whose tasks they are.
@@ -51,6 +63,8 @@ pub struct ScaleData {
     /// The demo account every request is made as, and its `sub`.
     user: String,
     sub: String,
+    /// How many users the tasks belong to (1: all `user`'s).
+    owners: i64,
 }
 
 fn say(message: &str) {
@@ -86,16 +100,30 @@ async fn store_vocabulary(pool: &PgPool, words: &[String]) -> anyhow::Result<()>
 }
 
 impl ScaleData {
-    /// Empties the tasks, grows the table to `tasks` of `user`'s (whose
-    /// `sub` is `sub`), then writes the long history of one of them.
-    pub async fn start(pool: &PgPool, tasks: i64, user: &str, sub: &str) -> anyhow::Result<Self> {
+    /// Empties the tasks, grows the table to `tasks` spread over `owners`
+    /// users (`user`, whose `sub` is `sub`, among them), then writes the long
+    /// history of a task of `user`'s.
+    pub async fn start(
+        pool: &PgPool,
+        tasks: i64,
+        user: &str,
+        sub: &str,
+        owners: i64,
+    ) -> anyhow::Result<Self> {
         sqlx::query("TRUNCATE tasks").execute(pool).await?;
+        // The long history of an earlier start: its task went with the table.
+        sqlx::query(
+            "DELETE FROM task_audit_log WHERE event_source = '/bench' AND event_id LIKE 'bench-history-%'",
+        )
+        .execute(pool)
+        .await?;
         let mut data = Self {
             vocabulary: vocabulary(),
             history_task: 0,
             history_middle: String::new(),
             user: user.to_string(),
             sub: sub.to_string(),
+            owners,
         };
         store_vocabulary(pool, &data.vocabulary).await?;
         data.grow(pool, 0, tasks).await?;
@@ -148,6 +176,9 @@ impl ScaleData {
     /// Adds tasks `from + 1` to `to` (the long history's own task aside), then
     /// puts the rare word in ten of the user's, spread from its oldest to its
     /// newest (a task created without a description may be one of them).
+    /// The owners take turns by runs of ten tasks: each user's tasks are
+    /// spread over the whole table, and one in ten of them has the common
+    /// word, as one in ten of the table's has.
     pub async fn grow(&self, pool: &PgPool, from: i64, to: i64) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut have = from;
@@ -167,13 +198,14 @@ impl ScaleData {
                         JOIN bench_words w ON w.n = pick.r)
                            || CASE WHEN g.n % 10 = 0 THEN ' meeting' ELSE '' END,
                        (ARRAY['pending', 'in_progress', 'complete'])[1 + g.n % 3],
-                       $4
+                       CASE WHEN (g.n / 10) % $4 = 0 THEN $5 ELSE 'bench-user-' || (g.n / 10) % $4 END
                 FROM generate_series($1::bigint + 1, $2::bigint) AS g(n)
                 "#,
             )
             .bind(have)
             .bind(next)
             .bind(VOCABULARY as i32)
+            .bind(self.owners)
             .bind(&self.sub)
             .execute(pool)
             .await?;
@@ -326,7 +358,7 @@ impl ScaleData {
                     bytes = bytes.max(body.len());
                 }
             }
-            rows.push(self.row(route, tasks, &times, bytes));
+            rows.push(self.row(route, tasks, mine, &times, bytes));
         }
         let mut times = Vec::new();
         for i in 0..SAMPLES + WARM_UP {
@@ -345,21 +377,30 @@ impl ScaleData {
                 times.push(start.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        rows.push(self.row("POST /api/tasks".into(), tasks, &times, 0));
+        rows.push(self.row("POST /api/tasks".into(), tasks, mine, &times, 0));
         Ok(rows)
     }
 
-    fn row(&self, route: String, tasks: i64, times: &[f64], response_bytes: usize) -> ScaleRow {
+    fn row(
+        &self,
+        route: String,
+        tasks: i64,
+        user_tasks: i64,
+        times: &[f64],
+        response_bytes: usize,
+    ) -> ScaleRow {
         let row = ScaleRow {
             route,
             tasks,
+            owners: Some(self.owners),
+            user_tasks: Some(user_tasks),
             median_ms: percentile(times, 50.0),
             p99_ms: percentile(times, 99.0),
             response_bytes,
         };
         say(&format!(
-            "{:<70} {:>9} tasks  median {:>7.2} ms  p99 {:>7.2} ms  {} bytes",
-            row.route, tasks, row.median_ms, row.p99_ms, row.response_bytes
+            "{:<70} {:>9} tasks ({user_tasks} {}'s, {} owners)  median {:>7.2} ms  p99 {:>7.2} ms  {} bytes",
+            row.route, tasks, self.user, self.owners, row.median_ms, row.p99_ms, row.response_bytes
         ));
         row
     }

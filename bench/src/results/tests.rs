@@ -130,22 +130,33 @@ fn hand_built() -> Results {
             writes_per_second: 200,
             written: 12000,
         }),
-        scale: Some(vec![
-            ScaleRow {
-                median_ms: 1.0,
-                p99_ms: 2.0,
-                response_bytes: 24_000,
-                route: "GET /api/tasks".into(),
-                tasks: 10_000,
-            },
-            ScaleRow {
-                median_ms: 3.0,
-                p99_ms: 4.0,
-                response_bytes: 25_000,
-                route: "GET /api/tasks".into(),
-                tasks: 1_000_000,
-            },
-        ]),
+        scale: Some(
+            [(1, 10_000, 1_000_000), (1_000, 10, 1_000)]
+                .into_iter()
+                .flat_map(|(owners, small_share, large_share)| {
+                    [
+                        ScaleRow {
+                            median_ms: 1.0,
+                            owners: Some(owners),
+                            p99_ms: 2.0,
+                            response_bytes: 24_000,
+                            route: "GET /api/tasks".into(),
+                            tasks: 10_000,
+                            user_tasks: Some(small_share),
+                        },
+                        ScaleRow {
+                            median_ms: 3.0,
+                            owners: Some(owners),
+                            p99_ms: 4.0,
+                            response_bytes: 25_000,
+                            route: "GET /api/tasks".into(),
+                            tasks: 1_000_000,
+                            user_tasks: Some(large_share),
+                        },
+                    ]
+                })
+                .collect(),
+        ),
         throughput: vec![ThroughputRow {
             connections: 32,
             cpu_ms_per_request: Some(0.5),
@@ -224,4 +235,56 @@ fn the_committed_figures_are_written_back_unchanged() {
         serde_json::to_string_pretty(&results).unwrap(),
         serde_json::to_string_pretty(&untyped).unwrap()
     );
+}
+
+/// The scale rows of a run since tasks have owners: every task one user's,
+/// then the tasks spread over many users.
+const OWNED_SCALE: &str = r#"[
+  {"median_ms": 1.2, "owners": 1, "p99_ms": 2.5, "response_bytes": 24800, "route": "GET /api/tasks?limit=50", "tasks": 10001, "user_tasks": 10001},
+  {"median_ms": 1.3, "owners": 1, "p99_ms": 2.7, "response_bytes": 25300, "route": "GET /api/tasks?limit=50", "tasks": 1000106, "user_tasks": 1000106},
+  {"median_ms": 1.1, "owners": 1000, "p99_ms": 2.2, "response_bytes": 2400, "route": "GET /api/tasks?limit=50", "tasks": 10001, "user_tasks": 11},
+  {"median_ms": 4.4, "owners": 1000, "p99_ms": 9.0, "response_bytes": 25300, "route": "GET /api/tasks?limit=50", "tasks": 1000106, "user_tasks": 1106}
+]"#;
+
+#[test]
+fn scale_rows_of_both_layouts_read_back_and_render_a_table_each() {
+    let mut untyped: serde_json::Value = serde_json::from_str(WRITTEN).unwrap();
+    untyped["scale"] = serde_json::from_str(OWNED_SCALE).unwrap();
+    let results: Results = serde_json::from_value(untyped.clone()).unwrap();
+    assert_eq!(
+        serde_json::to_string_pretty(&results).unwrap(),
+        serde_json::to_string_pretty(&untyped).unwrap()
+    );
+    let md = markdown(&results);
+    let section =
+        &md[md.find("## Cost as the data grows").unwrap()..md.find("## Web app").unwrap()];
+    let lines: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("###") || l.starts_with("| `"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "### Every task one user's: the user's 10001 of 10001 and 1000106 of 1000106",
+            "| `GET /api/tasks?limit=50` | 1.20 | 2.50 | 1.30 | 2.70 | 1.08 | 25 KB | met |",
+            "### Spread over 1000 users: the user's 11 of 10001 and 1106 of 1000106",
+            "| `GET /api/tasks?limit=50` | 1.10 | 2.20 | 4.40 | 9.00 | 4.00 | 25 KB | **not met** |",
+        ]
+    );
+    assert!(
+        section.contains("Every request is made as one user"),
+        "{section}"
+    );
+}
+
+#[test]
+fn scale_rows_from_before_owners_render_one_table_as_they_did() {
+    let md = markdown(&serde_json::from_str(WRITTEN).unwrap());
+    let section =
+        &md[md.find("## Cost as the data grows").unwrap()..md.find("## Web app").unwrap()];
+    assert!(!section.contains("###"), "{section}");
+    assert!(!section.contains("as one user"), "{section}");
+    assert!(section.contains(
+        "under 20 ms.\n\n| route | median ms at 10000 | p99 ms | median ms at 1000000 | p99 ms | ratio | largest response | |\n|---|"
+    ), "{section}");
 }

@@ -12,7 +12,7 @@ mod web_app;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bench::measure::scale::{ScaleData, ScaleRow};
+use bench::measure::scale::{SPREAD_OWNERS, ScaleData, ScaleRow};
 use bench::results::{Machine, Results};
 use bench::{repository, stack_launch};
 use clap::Parser;
@@ -183,19 +183,23 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every read route and a create as [`USER`] (whose tasks they all are) at
-/// 10,000 tasks, then at `large` tasks.
+/// Every read route and a create as [`USER`] at 10,000 tasks, then at
+/// `large` tasks: first with every task [`USER`]'s, then with the tasks
+/// spread over [`SPREAD_OWNERS`] users ([`USER`] among them).
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
     let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
     let small = 10_000;
-    say(&format!(
-        "scale: {small} tasks and a history of 20,000 entries"
-    ));
-    let data = ScaleData::start(pool, small, USER, &bench.sub).await?;
-    let mut rows = data.measure(gateway, pool, &bench.tokens).await?;
-    say(&format!("scale: growing the table to {large} tasks"));
-    data.grow(pool, small, large).await?;
-    rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
+    let mut rows = Vec::new();
+    for owners in [1, SPREAD_OWNERS] {
+        say(&format!(
+            "scale: {small} tasks of {owners} user(s) and a history of 20,000 entries"
+        ));
+        let data = ScaleData::start(pool, small, USER, &bench.sub, owners).await?;
+        rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
+        say(&format!("scale: growing the table to {large} tasks"));
+        data.grow(pool, small, large).await?;
+        rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
+    }
     Ok(rows)
 }
 
