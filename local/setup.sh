@@ -37,6 +37,12 @@ if [ "${1:-}" = --chaos ]; then
   ok "$(cargo fuzz --version)"
   exit 0
 fi
+if [ "${1:-}" = --bench ]; then
+  # Only for `task bench`: the HTTP load tool (pgbench comes with PostgreSQL).
+  command -v wrk >/dev/null || apt_install wrk
+  ok "$(wrk --version 2>&1 | head -1)"
+  exit 0
+fi
 if [ "${1:-}" = --images ]; then
   # Only for `task images` and the kind recipe.
   command -v buildah >/dev/null || missing+=(buildah)

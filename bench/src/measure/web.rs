@@ -23,11 +23,20 @@ pub fn sizes(dist: &Path, suffix: &str) -> anyhow::Result<(u64, u64)> {
 }
 
 /// Milliseconds from navigation start to the first rendered task, in
-/// headless Chromium (web/e2e/first-render.mjs), `runs` times.
-pub fn first_render(web: &Path, url: &str, runs: u32) -> anyhow::Result<Vec<f64>> {
+/// headless Chromium (web/e2e/first-render.mjs), `runs` times, for a
+/// returning visitor: signed in once as `user` (username, password), each
+/// load then signs in silently with the provider's session.
+pub fn first_render(
+    web: &Path,
+    url: &str,
+    runs: u32,
+    (username, password): (&str, &str),
+) -> anyhow::Result<Vec<f64>> {
     let output = Command::new("node")
         .arg("e2e/first-render.mjs")
         .args([url, &runs.to_string()])
+        .env("SIGN_IN_USERNAME", username)
+        .env("SIGN_IN_PASSWORD", password)
         .current_dir(web)
         .output()?;
     anyhow::ensure!(

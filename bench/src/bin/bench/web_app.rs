@@ -10,10 +10,18 @@ pub fn measure(bench: &Bench) -> anyhow::Result<WebApp> {
     let dist = bench.root.join("web/dist");
     let (wasm_raw, wasm_gzip) = web::sizes(&dist, ".wasm")?;
     let (js_raw, js_gzip) = web::sizes(&dist, ".js")?;
+    let user = bench
+        .stack
+        .auth
+        .users
+        .iter()
+        .find(|user| user.username == crate::USER)
+        .ok_or_else(|| anyhow::anyhow!("the stack has no account {}", crate::USER))?;
     let render = Summary::of(&web::first_render(
         &bench.root.join("web"),
         &format!("{}/", bench.stack.gateway_url),
         5,
+        (&user.username, &user.password),
     )?);
     say(&format!(
         "web: wasm {wasm_raw} B ({wasm_gzip} gzip), js {js_raw} B ({js_gzip} gzip), first task list {} ms",
