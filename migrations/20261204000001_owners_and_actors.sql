@@ -116,6 +116,13 @@ ALTER TABLE task_audit_log
 ALTER TABLE task_audit_log ALTER COLUMN owner DROP DEFAULT, ALTER COLUMN verified DROP DEFAULT;
 UPDATE task_audit_log SET verified = false WHERE event_source NOT LIKE '/functions/%';
 
+-- A user reads a task's history by task and owner, newest change first:
+-- one index walk whatever the statistics say (the owner as a mere filter
+-- could make the planner sort every entry of a long history). An admin's,
+-- by task alone, sorts that task's entries.
+DROP INDEX task_audit_log_history_idx;
+CREATE INDEX task_audit_log_history_idx ON task_audit_log (task_id, owner, task_sequence, id);
+
 -- Events that claim to come from the functions but do not match their
 -- outbox row (none exists, or it names another actor, type, task or data):
 -- kept here for an operator, never recorded as changes.
