@@ -134,6 +134,9 @@ fn assert_exact_copy(event: &ReceivedEvent) {
     assert_eq!(event.header("ce-subject"), format!("k{}", seq % 10));
     assert_eq!(event.header("ce-partitionkey"), format!("k{}", seq % 10));
     assert_eq!(event.header("ce-sequence"), seq.to_string());
+    // The actor travels through Kafka (as ce_ headers) with the rest.
+    assert_eq!(event.header("ce-authtype"), "app_user");
+    assert_eq!(event.header("ce-authid"), format!("user-k{}", seq % 10));
     // The same instant (the SDK writes the offset as +00:00).
     let time = chrono::DateTime::parse_from_rfc3339(event.header("ce-time")).unwrap();
     assert_eq!(

@@ -153,6 +153,9 @@ pub async fn post_event(
         .header("ce-time", "2026-11-24T06:00:00Z")
         .header("ce-partitionkey", key)
         .header("ce-sequence", data["seq"].to_string())
+        // Who made the change (the authcontext extension), as the functions send it.
+        .header("ce-authtype", "app_user")
+        .header("ce-authid", format!("user-{key}"))
         .header("content-type", "application/json")
         .body(data.to_string())
         .send()
