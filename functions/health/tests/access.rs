@@ -139,12 +139,17 @@ async fn every_route_answers_as_its_marking_says() {
     let carol = test_support::client_as("carol").await;
     let bad = bad_tokens().await;
     let mut checked = 0;
+    // What each route answered to each case, printed as a table at the end
+    // (`cargo test -p health --test access -- --nocapture`).
+    let mut matrix = Vec::new();
     for route in ROUTES {
         let base = &apps[route.function].address;
         let what = format!("{} {}", route.method, route.path);
+        let mut answers = Vec::new();
         if route.access == Access::Public {
             let response = request(&anonymous, base, route).send().await.unwrap();
             assert_eq!(response.status(), 200, "{what} is public");
+            matrix.push((what, "public: 200 without a token".to_string()));
             continue;
         }
         // No token, or one only in the query string: no credentials at all.
@@ -158,6 +163,7 @@ async fn every_route_answers_as_its_marking_says() {
         ] {
             let response = response.send().await.unwrap();
             assert_eq!(response.status(), 401, "{what}, {case}");
+            answers.push(response.status().as_u16());
             assert_eq!(
                 response.headers()["www-authenticate"],
                 "Bearer realm=\"task-api\"",
@@ -173,6 +179,7 @@ async fn every_route_answers_as_its_marking_says() {
                 .await
                 .unwrap();
             assert_eq!(response.status(), 401, "{what}, {case}");
+            answers.push(response.status().as_u16());
             let challenge = response.headers()["www-authenticate"]
                 .to_str()
                 .unwrap()
@@ -190,6 +197,7 @@ async fn every_route_answers_as_its_marking_says() {
         }
         // A user's valid token: admin routes refuse it, the others take it.
         let response = request(&alice, base, route).send().await.unwrap();
+        answers.push(response.status().as_u16());
         if route.access == Access::Admin {
             assert_eq!(response.status(), 403, "{what} is for admins");
             assert!(
@@ -201,6 +209,7 @@ async fn every_route_answers_as_its_marking_says() {
             let problem = test_support::assert_problem(response, 403).await;
             assert_eq!(problem["type"], "urn:task-app:problem:insufficient-scope");
             let response = request(&carol, base, route).send().await.unwrap();
+            answers.push(response.status().as_u16());
             assert!(
                 response.status().is_success(),
                 "{what} as the admin: {}",
@@ -213,8 +222,19 @@ async fn every_route_answers_as_its_marking_says() {
                 "{what} with alice's token: {status}"
             );
         }
+        let answers: Vec<String> = answers.iter().map(u16::to_string).collect();
+        matrix.push((what, answers.join(" ")));
     }
     assert!(checked >= 8 * 8, "{checked} refusals checked");
+    let cases: Vec<&str> = ["no token", "query-string token"]
+        .into_iter()
+        .chain(bad.iter().map(|(case, _)| *case))
+        .chain(["alice (user)", "carol (admin, admin routes)"])
+        .collect();
+    eprintln!("cases, in order: {}", cases.join(" | "));
+    for (route, answers) in &matrix {
+        eprintln!("{route:<28} {answers}");
+    }
 }
 
 #[tokio::test]

@@ -152,11 +152,22 @@ async fn another_users_task_is_a_missing_task_and_the_admin_sees_all() {
         .execute(&api.db.pool)
         .await
         .unwrap();
+    let on_missing = attempts(id).await;
     assert_eq!(
-        attempts(id).await,
-        on_alices,
+        on_missing, on_alices,
         "another user's task differs from a missing one"
     );
+    // Printed for the record (`-- --nocapture`).
+    for ((what, alices), (_, missing)) in on_alices.iter().zip(&on_missing) {
+        eprintln!(
+            "bob {what:<7} alice's task: {} {} | a missing id: {} {} | bodies identical: {}",
+            alices.0,
+            alices.1,
+            missing.0,
+            missing.1,
+            alices.2 == missing.2
+        );
+    }
     sqlx::query("INSERT INTO tasks (id, title, description, owner) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind("Alice's secret plan")
