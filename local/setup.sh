@@ -92,8 +92,14 @@ cargo_install() { # name version command-to-check [cargo install args...]
 }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-# The Kafka-protocol broker of the local stack and the tests (in memory: see README).
-cargo_install tansu 0.6.0 tansu --locked --features dynostore
+# The Kafka-protocol broker of the local stack and the tests: nisshi, with only
+# its PostgreSQL storage (see local/broker/README.md). Its lockfile pins rama
+# 0.4, which asks for Rust 1.96 but builds with 1.95: older toolchains are told
+# to go ahead.
+nisshi_args=(--locked --no-default-features --features postgres)
+rust_minor=$(rustc --version | cut -d' ' -f2 | cut -d. -f2)
+[ "$rust_minor" -ge 96 ] || nisshi_args+=(--ignore-rust-version)
+cargo_install nisshi 0.8.1 nisshi "${nisshi_args[@]}"
 # The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
 # pins (not --locked: its lockfile wants crates this registry lacks).
 cargo_install trunk 0.21.14 trunk --locked

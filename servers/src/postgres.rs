@@ -240,6 +240,25 @@ impl PostgresCluster {
         server
     }
 
+    /// Runs `sql` on `database` as the superuser (psql, stopping at the first
+    /// error); returns what it printed, unaligned.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String, PostgresError> {
+        let output = Command::new(self.bin("psql"))
+            .args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", database, "-c", sql])
+            .env("PGPASSWORD", &self.password)
+            .stdin(Stdio::null())
+            .output()?;
+        if !output.status.success() {
+            return Err(PostgresError::Command {
+                command: "psql".into(),
+                detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Waits until the server accepts connections.
     pub fn wait_ready(&self, timeout: Duration) -> Result<(), PostgresError> {
         let start = Instant::now();

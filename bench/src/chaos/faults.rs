@@ -25,8 +25,7 @@ pub enum Fault {
         outage: Duration,
         largest: Option<Duration>,
     },
-    /// Restart a service (Kafka: its memory is lost; the stack restarts the
-    /// broker's halves with it).
+    /// Restart a service (SIGTERM, then started again).
     Restart(&'static str),
     /// Every create and update carries the largest valid title and
     /// description, for `during`.

@@ -59,6 +59,9 @@ pub(crate) struct Phase {
     name: String,
     injected: Injected,
     converged: Option<Duration>,
+    /// Events the relay sent again because the audit log lacked them after
+    /// the broker had taken them (from the relay's log).
+    requeued: u64,
 }
 
 /// How the stack stood once the load had stopped.
@@ -86,6 +89,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let log_file = launch.log_file.clone();
     let running = launch.start().map_err(anyhow::Error::msg)?;
     let stack = running.stack.clone();
     let pool = PgPoolOptions::new()
@@ -122,7 +126,8 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
     };
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (phases, poison) = run_faults(&timing, &injector, &pool, &load).await?;
+    let relay_log = RelayLog(log_file);
+    let (phases, poison) = run_faults(&timing, &injector, &pool, &load, &relay_log).await?;
     load.stop.store(true, Ordering::SeqCst);
     for client in clients {
         client.await?;
@@ -180,11 +185,13 @@ async fn run_faults(
     injector: &Injector,
     pool: &PgPool,
     load: &Load,
+    relay_log: &RelayLog,
 ) -> anyhow::Result<(Vec<Phase>, Vec<i64>)> {
     let mut phases: Vec<Phase> = Vec::new();
     let mut poison: Vec<i64> = Vec::new();
     for (index, step) in timing.plan().into_iter().enumerate() {
         load.phase.store(index, Ordering::SeqCst);
+        let requeued_before = relay_log.requeued();
         say(&format!("fault {}: {}", index + 1, step.name));
         let injected = injector.inject(&step.fault).await?;
         poison.extend(&injected.poison);
@@ -206,9 +213,36 @@ async fn run_faults(
             name: step.name,
             injected,
             converged,
+            requeued: relay_log.requeued() - requeued_before,
         });
     }
     Ok((phases, poison))
+}
+
+/// The stack's log, where the relay says how many events it sent again.
+struct RelayLog(Option<std::path::PathBuf>);
+
+impl RelayLog {
+    /// The events the relay requeued so far (the sum of its reports).
+    fn requeued(&self) -> u64 {
+        let Some(text) = self
+            .0
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            return 0;
+        };
+        text.lines()
+            .filter(|line| line.contains("outbox-relay"))
+            .filter_map(|line| line.split("\"requeued\":").nth(1))
+            .filter_map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    }
 }
 
 /// The functions that do not answer /health with a 2xx.

@@ -46,6 +46,11 @@ pub(super) struct Timing {
 /// exponential backoff: 1 + 2 = 3 s, so the audit outage outlasts it.
 const TRIGGER_RETRY: u32 = 2;
 
+/// How long Kafka stays dead after its SIGKILL: long enough that the
+/// ingress's sends in flight time out and the functions leave events to the
+/// relay, short of the relay's reconciliation grace.
+const KAFKA_KILLED: Duration = Duration::from_secs(2);
+
 impl Timing {
     pub(super) fn of(kind: RunKind) -> Self {
         match kind {
@@ -152,8 +157,8 @@ impl Timing {
                 fault: outage(&["audit"], Action::Kill, Action::Start, self.audit_outage),
             },
             Step {
-                name: "Kafka restarted (its in-memory events lost)".into(),
-                fault: Fault::Restart("kafka"),
+                name: "Kafka killed (SIGKILL), started again 2 s later".into(),
+                fault: outage(&["kafka"], Action::Kill, Action::Start, KAFKA_KILLED),
             },
             Step {
                 name: "PostgreSQL restarted".into(),

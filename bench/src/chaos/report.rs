@@ -22,8 +22,8 @@ pub(super) fn per_fault(phases: &[Phase], tally: &Tally, audit: &AuditView, subs
     println!();
     say("results per fault (changes acknowledged while it was under way)");
     println!(
-        "  {:<58} {:>7} {:>5} {:>10} {:>11} {:>10}",
-        "fault", "changes", "lost", "duplicated", "wrong actor", "converged"
+        "  {:<58} {:>7} {:>5} {:>10} {:>11} {:>8} {:>10}",
+        "fault", "changes", "lost", "duplicated", "wrong actor", "re-sent", "converged"
     );
     let mut passed = true;
     for (index, phase) in phases.iter().enumerate() {
@@ -42,9 +42,10 @@ pub(super) fn per_fault(phases: &[Phase], tally: &Tally, audit: &AuditView, subs
             .map(|d| format!("{:.1} s", d.as_secs_f64()))
             .unwrap_or_else(|| "NO".into());
         println!(
-            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {misattributed:>11} {converged:>10}",
+            "  {:<58} {:>7} {lost:>5} {duplicated:>10} {misattributed:>11} {:>8} {converged:>10}",
             phase.name,
-            changes.len()
+            changes.len(),
+            phase.requeued
         );
         passed &= lost == 0 && duplicated == 0 && misattributed == 0 && phase.converged.is_some();
         if let Some((answered, sent)) = phase.injected.replayed {

@@ -19,6 +19,11 @@ fn process_name(cmdline: &[String], comm: &str) -> String {
         return comm.to_string();
     };
     if comm.starts_with("postgres") || program.starts_with("postgres") {
+        // A backend's title names its user and database: the Kafka broker's
+        // storage is its own (user and database `kafka`), part of Kafka's cost.
+        if program.starts_with("postgres: kafka kafka ") {
+            return "nisshi storage".into();
+        }
         return "postgres".into();
     }
     let base = program.rsplit('/').next().unwrap_or(program);
@@ -161,6 +166,14 @@ mod tests {
                 "broker"
             ),
             "broker receiver"
+        );
+        // A backend's title is one string, spaces and all.
+        assert_eq!(
+            process_name(
+                &["postgres: kafka kafka 127.0.0.1(5) idle".to_string()],
+                "postgres"
+            ),
+            "nisshi storage"
         );
         assert_eq!(process_name(&[], "kworker/0:1"), "kworker/0:1");
     }

@@ -1,22 +1,33 @@
 //! A Kafka-protocol broker for tests: `KAFKA_BOOTSTRAP` when set (any real
-//! Kafka), else a tansu started for the test process (in memory, stopped with it).
+//! Kafka), else a nisshi started for the test process, storing in its own
+//! database on the test process's PostgreSQL server (stopped with it).
 
-use std::process::{Child, Stdio};
-use std::sync::{OnceLock, mpsc};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use servers::kafka::{broker_command, find_nisshi, prepare_storage};
 use servers::ports::{free_port, wait_listening};
+use servers::postgres::random_password;
 use servers::process::stop_with_parent;
-use servers::tansu::{find_tansu, tansu_command};
 
 /// The test process's Kafka broker.
 #[derive(Debug)]
 pub struct KafkaServer {
     pub bootstrap: String,
-    /// The tansu process we started (none with `KAFKA_BOOTSTRAP`).
-    pid: Option<u32>,
+    /// The nisshi we run (none with `KAFKA_BOOTSTRAP`).
+    started: Option<Started>,
+}
+
+#[derive(Debug)]
+struct Started {
+    nisshi: PathBuf,
+    port: u16,
+    storage: String,
+    pid: Mutex<u32>,
 }
 
 impl KafkaServer {
@@ -29,11 +40,31 @@ impl KafkaServer {
         self.signal(Signal::SIGCONT);
     }
 
+    /// Kills the broker (SIGKILL: no chance to flush or say goodbye) and
+    /// starts it again on the same port and storage.
+    pub fn kill_and_restart(&self) {
+        let started = self.started();
+        let mut pid = started.pid.lock().unwrap();
+        kill(Pid::from_raw(*pid as i32), Signal::SIGKILL).expect("kill nisshi");
+        // Reaped by nobody until the test process ends: wait until it is gone.
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        *pid = spawn(&started.nisshi, started.port, &started.storage)
+            .unwrap_or_else(|err| panic!("cannot start nisshi again: {err}"));
+    }
+
+    fn started(&self) -> &Started {
+        self.started
+            .as_ref()
+            .expect("only a broker started by the tests can be paused or killed")
+    }
+
     fn signal(&self, signal: Signal) {
-        let pid = self
-            .pid
-            .expect("only a tansu started by the tests can be paused");
-        kill(Pid::from_raw(pid as i32), signal).expect("signal tansu");
+        let pid = *self.started().pid.lock().unwrap();
+        kill(Pid::from_raw(pid as i32), signal).expect("signal nisshi");
     }
 }
 
@@ -45,46 +76,56 @@ pub fn kafka() -> &'static KafkaServer {
         if let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") {
             return KafkaServer {
                 bootstrap,
-                pid: None,
+                started: None,
             };
         }
-        let (ready, started) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("test-kafka".into())
-            .spawn(move || match start() {
-                Ok((bootstrap, child)) => {
-                    ready.send(Ok((bootstrap, child.id()))).ok();
-                    // tansu lives as long as this thread; park it for good.
-                    loop {
-                        std::thread::park();
-                    }
-                }
-                Err(err) => {
-                    ready.send(Err(err)).ok();
-                }
-            })
-            .expect("spawn the test-kafka thread");
-        let (bootstrap, pid) = started
-            .recv()
-            .expect("the test-kafka thread answers")
-            .unwrap_or_else(|err| panic!("cannot start tansu for the tests: {err}"));
-        KafkaServer {
-            bootstrap,
-            pid: Some(pid),
-        }
+        start().unwrap_or_else(|err| panic!("cannot start nisshi for the tests: {err}"))
     })
 }
 
-fn start() -> Result<(String, Child), String> {
-    let tansu = find_tansu().map_err(|e| e.to_string())?;
+fn start() -> Result<KafkaServer, String> {
+    let nisshi = find_nisshi().map_err(|e| e.to_string())?;
+    let storage = prepare_storage(crate::postgres::server(), &random_password())
+        .map_err(|e| e.to_string())?;
     let port = free_port().map_err(|e| e.to_string())?;
-    let mut command = tansu_command(&tansu, port);
+    let pid = spawn(&nisshi, port, &storage)?;
+    Ok(KafkaServer {
+        bootstrap: format!("127.0.0.1:{port}"),
+        started: Some(Started {
+            nisshi,
+            port,
+            storage,
+            pid: Mutex::new(pid),
+        }),
+    })
+}
+
+/// Starts nisshi from a thread that lives as long as the test process (the
+/// parent-death signal follows the thread that spawned it) and waits until
+/// it listens; returns its pid.
+fn spawn(nisshi: &std::path::Path, port: u16, storage: &str) -> Result<u32, String> {
+    let mut command = broker_command(nisshi, port, storage);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     stop_with_parent(&mut command, Signal::SIGKILL);
-    let child = command
-        .spawn()
-        .map_err(|e| format!("cannot run tansu: {e}"))?;
-    let bootstrap = format!("127.0.0.1:{port}");
-    wait_listening(&bootstrap, Duration::from_secs(30)).map_err(|e| e.to_string())?;
-    Ok((bootstrap, child))
+    let (ready, started) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("test-kafka".into())
+        .spawn(move || match command.spawn() {
+            Ok(child) => {
+                ready.send(Ok(child.id())).ok();
+                loop {
+                    std::thread::park();
+                }
+            }
+            Err(err) => {
+                ready.send(Err(format!("cannot run nisshi: {err}"))).ok();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let pid = started
+        .recv()
+        .map_err(|_| "the test-kafka thread ended".to_string())??;
+    wait_listening(&format!("127.0.0.1:{port}"), Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    Ok(pid)
 }

@@ -4,7 +4,8 @@
 //! committed only once it is done (delivered, or dead-lettered), so a crash
 //! redelivers instead of losing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -23,15 +24,15 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 use reqwest::StatusCode;
 use task_events::sink::{EventSink, SendError};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::BrokerError;
 use crate::filter::matches_all;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
 
-/// Events an unordered Trigger may have in flight at once (an ordered one has
-/// one per partition).
+/// Events one partition's lane (or an unordered Trigger) may have in flight
+/// at once; an ordered Trigger has at most one per partition key.
 const MAX_IN_FLIGHT: usize = 32;
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -120,8 +121,8 @@ impl TriggerDispatch {
                     "cannot create the consumer {group}"
                 )))?;
         // Every partition, assigned directly: one dispatcher per Trigger needs
-        // no group rebalancing (which tansu 0.6 does not finish after a member
-        // dies), and the group's committed offsets still say where to resume.
+        // no group rebalancing, and the group's committed offsets still say
+        // where to resume.
         let metadata = consumer
             .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
             .map_err(BrokerError::kafka(format!(
@@ -147,10 +148,9 @@ impl TriggerDispatch {
             "dispatching"
         );
         let consumer = Arc::new(consumer);
+        let mut lanes = Vec::new();
         if self.trigger.ordered {
-            // One lane per partition: a partition's events (one task's, by
-            // their key) one at a time, the partitions side by side.
-            let mut lanes = Vec::new();
+            // One lane per partition, the partitions side by side.
             for partition in assignment.elements().iter().map(|e| e.partition()) {
                 let queue = consumer
                     .split_partition_queue(&self.topic, partition)
@@ -161,72 +161,85 @@ impl TriggerDispatch {
                 let (this, consumer, mut shutdown) =
                     (self.clone(), consumer.clone(), shutdown.clone());
                 lanes.push(tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            _ = shutdown.changed() => break,
-                            received = queue.recv() => this.handle_in_order(&consumer, received).await,
-                        }
-                    }
+                    this.dispatch(&consumer, || queue.recv(), &mut shutdown)
+                        .await;
                 }));
             }
-            ready.fetch_add(1, Ordering::SeqCst);
-            // The main queue must still be polled to serve the consumer; what
-            // it returns (fetched before the split) is handled in order too.
-            loop {
-                tokio::select! {
-                    _ = shutdown.changed() => break,
-                    received = consumer.recv() => self.handle_in_order(&consumer, received).await,
-                }
-            }
-            for lane in lanes {
-                let _ = lane.await;
-            }
-        } else {
-            ready.fetch_add(1, Ordering::SeqCst);
-            let mut in_flight = FuturesOrdered::new();
-            loop {
-                tokio::select! {
-                    _ = shutdown.changed() => break,
-                    message = consumer.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
-                        let message = match message {
-                            Ok(message) => message.detach(),
-                            Err(err) => {
-                                self.consumer_error(err).await;
-                                continue;
-                            }
-                        };
-                        let this = self.clone();
-                        in_flight.push_back(async move {
-                            this.handle(&message).await;
-                            message
-                        });
-                    }
-                    Some(done) = in_flight.next() => self.mark_done(&consumer, &done),
-                }
-            }
-            // Finish what is in flight, so its offsets are stored and committed.
-            while let Some(done) = in_flight.next().await {
-                self.mark_done(&consumer, &done);
-            }
+        }
+        ready.fetch_add(1, Ordering::SeqCst);
+        // The main queue must be polled to serve the consumer; an unordered
+        // Trigger gets all its events there, an ordered one what was fetched
+        // before the split.
+        self.dispatch(&consumer, || consumer.recv(), &mut shutdown)
+            .await;
+        for lane in lanes {
+            let _ = lane.await;
         }
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
         Ok(())
     }
 
-    /// One received event of an ordered Trigger: handled, then marked done,
-    /// before the next one of its partition.
-    async fn handle_in_order(
-        &self,
+    /// Delivers what `recv` yields until `shutdown` changes, up to
+    /// [`MAX_IN_FLIGHT`] events at once. For an ordered Trigger, one
+    /// partition key's events go one at a time, in order (a task's events
+    /// are keyed by the task): the next waits until the one before it is
+    /// done. Offsets are stored in consumption order, so a stored offset
+    /// never skips an event still in flight.
+    async fn dispatch<'a, F, Fut>(
+        self: &Arc<Self>,
         consumer: &StreamConsumer,
-        received: KafkaResult<BorrowedMessage<'_>>,
-    ) {
-        match received {
-            Ok(message) => {
-                let message = message.detach();
-                self.handle(&message).await;
-                self.mark_done(consumer, &message);
+        mut recv: F,
+        shutdown: &mut watch::Receiver<bool>,
+    ) where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = KafkaResult<BorrowedMessage<'a>>>,
+    {
+        let mut in_flight = FuturesOrdered::new();
+        // The newest event in flight of each (partition, key), and how to
+        // learn that it is done.
+        let mut newest: HashMap<(i32, Vec<u8>), (i64, oneshot::Receiver<()>)> = HashMap::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                received = recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                    let message = match received {
+                        Ok(message) => message.detach(),
+                        Err(err) => {
+                            self.consumer_error(err).await;
+                            continue;
+                        }
+                    };
+                    let (done, finished) = oneshot::channel();
+                    let before = if self.trigger.ordered {
+                        let key = (message.partition(), message.key().unwrap_or_default().to_vec());
+                        newest
+                            .insert(key, (message.offset(), finished))
+                            .map(|(_, before)| before)
+                    } else {
+                        None
+                    };
+                    let this = self.clone();
+                    in_flight.push_back(async move {
+                        if let Some(before) = before {
+                            let _ = before.await;
+                        }
+                        this.handle(&message).await;
+                        let _ = done.send(());
+                        message
+                    });
+                }
+                Some(message) = in_flight.next() => {
+                    self.mark_done(consumer, &message);
+                    let key = (message.partition(), message.key().unwrap_or_default().to_vec());
+                    if newest.get(&key).is_some_and(|(offset, _)| *offset == message.offset()) {
+                        newest.remove(&key);
+                    }
+                }
             }
-            Err(err) => self.consumer_error(err).await,
+        }
+        // Finish what is in flight, so its offsets are stored and committed.
+        while let Some(message) = in_flight.next().await {
+            self.mark_done(consumer, &message);
         }
     }
 

@@ -1,5 +1,5 @@
 //! Kafka clients as the local broker needs them. Only a bootstrap address is
-//! needed, so any Kafka-protocol broker will do (tansu locally, Apache Kafka).
+//! needed, so any Kafka-protocol broker will do (nisshi locally, Apache Kafka).
 
 use std::time::Duration;
 
@@ -30,22 +30,19 @@ pub fn trigger_group(namespace: &str, trigger: &str) -> String {
     format!("knative-trigger-{namespace}-{trigger}")
 }
 
-/// The producer settings. Acknowledged means stored: `acks=all`. Not
-/// idempotent: tansu 0.6 fences an idempotent producer for good once its
-/// messages time out (see the README); a retry's duplicate is absorbed by
-/// the audit, and the senders send a task's next event only once its previous
-/// one is acknowledged. One record per batch: with tansu 0.6's in-memory
-/// storage a consumer group restarting at an offset inside a multi-record
-/// batch skips the rest of the batch, so every record must be its own batch
-/// (see the README). Changing these is caught by a test.
+/// The producer settings. Acknowledged means stored: `acks=all`. What
+/// arrives together goes in one batch (one produce request, one storage
+/// transaction): `linger.ms` waits 2 ms for company. Not idempotent: a
+/// retry's duplicate is absorbed by the audit, and the senders send a task's
+/// next event only once its previous one is acknowledged, so a retry never
+/// reorders one task's events. Changing these is caught by a test.
 pub fn producer_config(bootstrap: &str, delivery_timeout: Duration) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
         .set("enable.idempotence", "false")
-        .set("batch.num.messages", "1")
-        .set("linger.ms", "0")
+        .set("linger.ms", "2")
         .set(
             "message.timeout.ms",
             delivery_timeout.as_millis().to_string(),
@@ -54,6 +51,9 @@ pub fn producer_config(bootstrap: &str, delivery_timeout: Duration) -> ClientCon
         .set("reconnect.backoff.max.ms", "1000");
     config
 }
+
+/// How long a fetch waits for records (see `consumer_config`).
+const FETCH_WAIT_MS: &str = "50";
 
 /// The consumer settings: the dispatcher stores an event's offset once the
 /// event is done, never before (`enable.auto.offset.store=false`), and what
@@ -69,12 +69,11 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
         .set("auto.commit.interval.ms", "200")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        // tansu sleeps out this whole wait after every read, records found or
-        // not: a record waits one to two of them before it is delivered. And
-        // every fetch costs tansu a listing of each whole partition: a short
-        // wait saturates it once the topic is large. 20 ms keeps the pipeline's
-        // p99 near 40 ms (see README.md).
-        .set("fetch.wait.max.ms", "20")
+        // A fetch that finds nothing waits up to this long, reading every
+        // partition again at halving intervals (nisshi: one query per
+        // partition and round); new records are answered at the next round.
+        // Longer waits cost fewer idle queries and more latency.
+        .set("fetch.wait.max.ms", FETCH_WAIT_MS)
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("reconnect.backoff.max.ms", "1000");
@@ -145,13 +144,10 @@ impl KeyedRecord {
 mod tests {
     use super::*;
 
-    /// Guards the tansu workaround and the durability promise: see
-    /// `producer_config`.
+    /// Guards the durability promise: see `producer_config`.
     #[test]
-    fn the_producer_sends_one_acknowledged_record_per_batch() {
+    fn the_producer_waits_for_every_acknowledgement() {
         let config = producer_config("127.0.0.1:9092", Duration::from_secs(5));
-        assert_eq!(config.get("batch.num.messages"), Some("1"));
-        assert_eq!(config.get("linger.ms"), Some("0"));
         assert_eq!(config.get("acks"), Some("all"));
         assert_eq!(config.get("enable.idempotence"), Some("false"));
     }

@@ -16,7 +16,7 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
     let bootstrap = &kafka().bootstrap;
     let ns = namespace("crash");
     // Slow enough that the kill lands mid-stream.
-    let subscriber = SinkMock::slow(Duration::from_millis(10)).await;
+    let subscriber = SinkMock::slow(Duration::from_millis(50)).await;
     let dir = manifests(
         &ns,
         &trigger(
@@ -72,8 +72,8 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
     let total = subscriber.events().await.len();
     let redelivered = total - EVENTS;
     // Only what was in flight, or stored but not yet committed (offsets are
-    // committed every 200 ms: three ordered lanes of a 10 ms subscriber
-    // deliver at most 60 in that time), comes again. Starting over would
+    // committed every 200 ms: seven keys delivered side by side to a 50 ms
+    // subscriber make at most 28 in that time, 7 more in flight), comes again. Starting over would
     // send again all of the 100 or more delivered before the kill.
     assert!(
         redelivered <= 60,

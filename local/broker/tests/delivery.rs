@@ -1,4 +1,4 @@
-//! The local broker against a real Kafka-protocol broker (tansu, or
+//! The local broker against a real Kafka-protocol broker (nisshi, or
 //! `KAFKA_BOOTSTRAP`): round trip, filters, retries and dead letters.
 
 mod common;

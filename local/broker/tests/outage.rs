@@ -1,6 +1,6 @@
 //! After Kafka was unavailable under concurrent load, the receiver stores
 //! events again within seconds, with the same producer. (An idempotent
-//! producer was fenced for good by tansu after its messages timed out, and
+//! producer was fenced for good by tansu 0.6 after its messages timed out, and
 //! replacing it fenced the others in flight: a chaos run on a loaded machine
 //! never converged.) Its own test binary: it pauses the broker.
 

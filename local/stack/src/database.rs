@@ -25,6 +25,9 @@ pub struct Credentials {
     pub postgres: String,
     /// Each duty's login user (`reader`, `writer`, ...) -> its password.
     pub users: BTreeMap<String, String>,
+    /// The Kafka-protocol broker's login user (its own database: `kafka`).
+    #[serde(default = "random_password")]
+    pub kafka: String,
 }
 
 impl Credentials {
@@ -45,6 +48,7 @@ impl Credentials {
         let mut credentials = Self {
             postgres: random_password(),
             users: BTreeMap::new(),
+            kafka: random_password(),
         };
         credentials.complete();
         write_private(&path, &serde_json::to_string_pretty(&credentials)?)

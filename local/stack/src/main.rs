@@ -40,7 +40,7 @@ enum Command {
         functions_base_port: u16,
         #[arg(long, env = "POSTGRES_PORT", default_value_t = 55432)]
         postgres_port: u16,
-        /// The Kafka-protocol broker (tansu).
+        /// The Kafka-protocol broker (nisshi).
         #[arg(long, env = "KAFKA_PORT", default_value_t = 19092)]
         kafka_port: u16,
         /// The OpenID Provider's own port (the gateway serves it under /oidc/).

@@ -142,7 +142,8 @@ fn cpu_per_request(spent: &BTreeMap<String, f64>, served: f64) -> PerRequest {
         FUNCTIONS.contains(&name)
             || [
                 "postgres",
-                "tansu",
+                "nisshi",
+                "nisshi storage",
                 "broker receiver",
                 "broker dispatcher",
                 "nginx",

@@ -35,41 +35,7 @@ pub(super) async fn handle(request: Request, services: &mut [Service]) {
                 Action::Pause => target.signal(Signal::SIGSTOP),
                 Action::Resume => target.signal(Signal::SIGCONT),
             };
-            let result = match (result, action) {
-                (Ok(()), Action::Start | Action::Restart) => {
-                    restart_dependents(&service, services).await
-                }
-                (result, _) => result,
-            };
             let _ = reply.send(result.map_err(|err| err.to_string()));
         }
     }
-}
-
-/// tansu keeps its data in memory: when it starts again it has no topics and
-/// no consumer offsets, so the local broker's halves start again too (and
-/// create the topic anew). What tansu held is lost; the relay's
-/// reconciliation sends it again. (Kafka on a cluster keeps its data.)
-pub(super) async fn restart_dependents(
-    service: &str,
-    services: &mut [Service],
-) -> std::io::Result<()> {
-    if service != "kafka" {
-        return Ok(());
-    }
-    for dependent in services
-        .iter_mut()
-        .filter(|s| matches!(s.name.as_str(), "broker-ingress" | "broker-dispatch") && !s.is_held())
-    {
-        log(
-            "stack",
-            &format!(
-                "{}: restarting (Kafka started again, empty)",
-                dependent.name
-            ),
-        );
-        dependent.hold(false, STOP_GRACE).await;
-        dependent.release()?;
-    }
-    Ok(())
 }

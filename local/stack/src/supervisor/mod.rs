@@ -19,16 +19,16 @@ use crate::lock::StackLock;
 use crate::service::{Service, log};
 use crate::stack_file::{AuthInfo, AuthUser, StackFile};
 use knative_contract::edge_router::{GatewayConfig, SIGN_IN_PAGE_POLICY, SignIn, Upstream};
+use servers::kafka::{STORAGE_DATABASE, broker_command, find_nisshi, prepare_storage};
 use servers::oidc::{AUDIENCE, OidcProvider, WEB_CLIENT};
 use servers::ports::wait_listening;
 use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};
-use servers::tansu::{find_tansu, tansu_command};
 
 mod control;
 mod edge;
 mod start;
 
-use control::{handle, restart_dependents};
+use control::handle;
 use edge::start_gateway;
 use start::*;
 
@@ -44,7 +44,7 @@ pub struct StackOptions {
     pub gateway_port: u16,
     pub functions_base_port: u16,
     pub postgres_port: u16,
-    /// tansu's port.
+    /// The Kafka-protocol broker's port (nisshi).
     pub kafka_port: u16,
     /// The OpenID Provider's own port (the gateway serves it under /oidc/).
     pub oidc_port: u16,
@@ -123,7 +123,7 @@ async fn start_and_supervise(
 
     let identity = start_identity(options, state_dir, services).await?;
     let database = start_postgres(options, state_dir, &identity, services).await?;
-    let kafka_bootstrap = start_kafka(options, services).await?;
+    let kafka_bootstrap = start_kafka(options, &database, services).await?;
     let broker_url = start_broker_receiver(options, &kafka_bootstrap, services).await?;
     let functions =
         start_functions(options, &database, &broker_url, &identity.env, services).await?;
@@ -161,7 +161,6 @@ async fn start_and_supervise(
     let relay_url = stack.functions[OUTBOX_RELAY].clone();
     let client = reqwest::Client::new();
     let mut last_relay = Instant::now();
-    let mut restarted = Vec::new();
     loop {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
@@ -183,11 +182,7 @@ async fn start_and_supervise(
                 if !service.restart()? {
                     return Err(StackExit::Crashing(service.name.clone()).into());
                 }
-                restarted.push(service.name.clone());
             }
-        }
-        for name in restarted.drain(..) {
-            restart_dependents(&name, services).await?;
         }
     }
 }
