@@ -121,7 +121,7 @@ pub fn markdown(results: &Results) -> String {
         md,
         "\n## Throughput and latency\n\n`wrk` against the function's own port and through the nginx gateway; the limit is `pgbench` running the function's SQL statements (bench/scripts/*.sql) against the same database at the same concurrency.{}\n\n| route | via | connections | requests/s | p50 ms | p99 ms | pgbench tps | ratio |{}\n|---|---|---|---|---|---|---|---|{}",
         if with_cpu {
-            " CPU per request: the CPU time every process of the stack spent (functions, gateway, PostgreSQL, the broker's halves, nisshi; not the load tool), divided by the requests served; for a write it runs until every event of the load is in the audit log, so it is the cost of one acknowledged and audited write."
+            " CPU per request: the CPU time every process of the stack spent (functions, gateway, PostgreSQL, the broker's halves, the Kafka broker; not the load tool), divided by the requests served; for a write it runs until every event of the load is in the audit log, so it is the cost of one acknowledged and audited write."
         } else {
             ""
         },

@@ -80,7 +80,11 @@ pub fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
     config
 }
 
-/// Creates `topic` unless it exists.
+/// How long the topics this broker creates keep their events: bounds the
+/// storage of a stack left running; a new Trigger replays at most this much.
+pub const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Creates `topic` unless it exists, keeping events for [`RETENTION`].
 pub async fn ensure_topic(
     bootstrap: &str,
     topic: &str,
@@ -90,7 +94,10 @@ pub async fn ensure_topic(
         .set("bootstrap.servers", bootstrap)
         .create()
         .map_err(BrokerError::kafka("cannot create an admin client"))?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let retention = RETENTION.as_millis().to_string();
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", &retention);
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics([&new_topic], &options)
