@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::measure::scale::ScaleRow;
-use crate::results::Results;
+use crate::results::{EventPath, Results};
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**not met**" }
@@ -210,6 +210,10 @@ pub fn markdown(results: &Results) -> String {
         );
     }
 
+    if let Some(path) = &results.event_path {
+        event_path_section(&mut md, path);
+    }
+
     if let Some(rows) = &results.scale {
         scale_section(&mut md, rows);
     }
@@ -225,6 +229,39 @@ pub fn markdown(results: &Results) -> String {
         web.first_task_list_ms.show(0)
     );
     md
+}
+
+/// The event path as the topic grows, the burst, and the broker killed.
+fn event_path_section(md: &mut String, path: &EventPath) {
+    let _ = writeln!(
+        md,
+        "## The event path as the topic grows\n\nThe broker: {}. With this many events already in the topic (events no Trigger takes, added before the runs): creates per second by the function, and the event pipeline at 200 creates/s. Goal: the rows within 20% of each other.\n\n| events in the topic | creates/s, 1 connection | creates/s, 32 connections | pipeline p50 ms | pipeline p99 ms |\n|---|---|---|---|---|",
+        path.broker
+    );
+    for row in &path.by_topic_size {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.1} | {:.1} |",
+            row.events_in_topic,
+            row.create_c1.show(0),
+            row.create_c32.show(0),
+            row.pipeline_p50_ms,
+            row.pipeline_p99_ms
+        );
+    }
+    let burst = &path.burst;
+    let _ = writeln!(
+        md,
+        "\nAt the largest topic the broker (nisshi and its storage's database backends) took {:.0}% of the CPU of the creates at 32 connections until their events were audited, and nisshi's resident memory was {:.0} MiB. A burst of creates at {} connections for {} s ({} creates): the audit log held them all {:.1} s after the last; the write function left {} of them to the relay. The broker killed with SIGKILL and started again at once: the first event reached the audit log {:.0} ms after the kill.\n",
+        path.kafka_cpu_share * 100.0,
+        path.kafka_rss_mib,
+        burst.connections,
+        burst.seconds,
+        burst.creates,
+        burst.caught_up_s,
+        burst.left_to_relay,
+        path.kill_to_first_delivery_ms
+    );
 }
 
 /// The scale section: each route at the small and the large table side by

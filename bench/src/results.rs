@@ -18,6 +18,9 @@ pub struct Results {
     pub binary_bytes: BTreeMap<String, u64>,
     /// Process start to the first 200 on `/health`, by function.
     pub cold_start_ms: BTreeMap<String, Summary>,
+    /// Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_path: Option<EventPath>,
     pub event_pipeline: EventPipeline,
     /// The size buildah reports for each image `task images` built, by
     /// `name:tag`; empty if it did not run.
@@ -33,6 +36,52 @@ pub struct Results {
     pub scale: Option<Vec<ScaleRow>>,
     pub throughput: Vec<ThroughputRow>,
     pub web: WebApp,
+}
+
+/// The event path as the broker's topic grows, and under its faults (the
+/// fields in the order the document sorts its keys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPath {
+    /// The Kafka-protocol broker measured.
+    pub broker: String,
+    pub burst: Burst,
+    pub by_topic_size: Vec<EventPathRow>,
+    /// The broker's share (nisshi and its storage's database backends) of
+    /// the CPU spent by the creates at 32 connections until their events were
+    /// audited, at the largest topic; 0 to 1.
+    pub kafka_cpu_share: f64,
+    /// nisshi's resident memory after the largest topic was filled.
+    pub kafka_rss_mib: f64,
+    /// From the broker's SIGKILL (started again at once) to the first event
+    /// delivered to the audit log after it.
+    pub kill_to_first_delivery_ms: f64,
+}
+
+/// Creates and the event pipeline with this many events already in the topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPathRow {
+    /// Creates per second by the function, at 1 and at 32 connections.
+    pub create_c1: Summary,
+    pub create_c32: Summary,
+    pub events_in_topic: u64,
+    /// Create answered to its audit row, at 200 creates/s.
+    #[serde(deserialize_with = "nan_from_null")]
+    pub pipeline_p50_ms: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub pipeline_p99_ms: f64,
+}
+
+/// A burst of creates, and how soon the audit log held them all.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Burst {
+    /// From the end of the burst to the last create's audit row.
+    pub caught_up_s: f64,
+    pub connections: u32,
+    pub creates: u64,
+    /// Events the write function could not hand to the broker itself: the
+    /// relay sent them.
+    pub left_to_relay: u64,
+    pub seconds: u32,
 }
 
 /// Where and from what the figures were measured.

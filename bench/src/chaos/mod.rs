@@ -234,7 +234,7 @@ impl RelayLog {
         };
         text.lines()
             .filter(|line| line.contains("outbox-relay"))
-            .filter_map(|line| line.split("\"requeued\":").nth(1))
+            .filter_map(|line| line.split(" requeued=").nth(1))
             .filter_map(|rest| {
                 rest.split(|c: char| !c.is_ascii_digit())
                     .next()?

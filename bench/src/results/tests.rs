@@ -108,6 +108,29 @@ fn hand_built() -> Results {
             }],
             writes_per_second: 200,
         },
+        event_path: Some(EventPath {
+            broker: "nisshi 0.8.1, PostgreSQL storage".into(),
+            by_topic_size: [0, 1_000_000]
+                .into_iter()
+                .map(|events_in_topic| EventPathRow {
+                    events_in_topic,
+                    create_c1: Summary::of(&[700.0, 720.0]),
+                    create_c32: Summary::of(&[2000.0]),
+                    pipeline_p50_ms: 20.0,
+                    pipeline_p99_ms: f64::NAN,
+                })
+                .collect(),
+            kafka_cpu_share: 0.12,
+            kafka_rss_mib: 40.0,
+            burst: Burst {
+                connections: 32,
+                seconds: 10,
+                creates: 20_000,
+                caught_up_s: 1.5,
+                left_to_relay: 0,
+            },
+            kill_to_first_delivery_ms: 900.0,
+        }),
         image_sizes: BTreeMap::from([("health:dev".into(), "7.86 MB".into())]),
         machine: Machine {
             commit: "abc1234".into(),
@@ -287,4 +310,19 @@ fn scale_rows_from_before_owners_render_one_table_as_they_did() {
     assert!(section.contains(
         "under 20 ms.\n\n| route | median ms at 10000 | p99 ms | median ms at 1000000 | p99 ms | ratio | largest response | |\n|---|"
     ), "{section}");
+}
+
+#[test]
+fn the_event_path_renders_a_row_per_topic_size() {
+    let md = markdown(&hand_built());
+    let section = md
+        .split("## The event path as the topic grows")
+        .nth(1)
+        .expect("the section is rendered");
+    assert!(
+        section.contains("| 0 | 710 (700–720) | 2000 (2000–2000) |"),
+        "{section}"
+    );
+    assert!(section.contains("| 1000000 |"), "{section}");
+    assert!(section.contains("first event reached the audit log 900 ms after the kill"));
 }

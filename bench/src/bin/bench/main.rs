@@ -4,6 +4,7 @@
 //! bench/results.json and bench/results.md.
 
 mod cold_start;
+mod event_path;
 mod memory;
 mod pipeline;
 mod throughput;
@@ -53,6 +54,10 @@ struct Args {
     /// left as they are).
     #[arg(long, group = "only")]
     only_throughput: bool,
+    /// Only the event path as the topic grows (and the broker killed),
+    /// printed (bench/results.* are left as they are).
+    #[arg(long, group = "only")]
+    only_event_path: bool,
 }
 
 pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -146,6 +151,11 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&throughput)?);
         return Ok(());
     }
+    if args.only_event_path {
+        let event_path = event_path::measure(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&event_path)?);
+        return Ok(());
+    }
     if args.only_pipeline {
         let (pipeline, outbox) = pipeline::measure(&bench).await?;
         println!("{}", serde_json::to_string_pretty(&(pipeline, outbox))?);
@@ -156,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
     let (event_pipeline, outbox_under_load) = pipeline::measure(&bench).await?;
     let throughput = throughput::measure(&bench).await?;
     let memory = memory::measure(&bench).await?;
+    let event_path = event_path::measure(&bench).await?;
     let web = web_app::measure(&bench)?;
     // Cost as the data grows: last, as it replaces the table.
     let scale = scale(&bench, args.scale_tasks).await?;
@@ -163,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
         binary_bytes: memory.binary_bytes,
         cold_start_ms,
         event_pipeline,
+        event_path: Some(event_path),
         image_sizes: memory.image_sizes,
         machine,
         memory: memory.memory,
