@@ -14,7 +14,7 @@ use cloudevents::binding::rdkafka::MessageExt;
 use cloudevents::event::ExtensionValue;
 use cloudevents::{AttributesReader, Event};
 use futures::StreamExt;
-use futures::stream::FuturesOrdered;
+use futures::stream::FuturesUnordered;
 use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaResult;
@@ -30,10 +30,16 @@ use crate::error::BrokerError;
 use crate::filter::matches_all;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::manifests::{Destination, Trigger};
+use crate::progress::Progress;
 
-/// Events one partition's lane (or an unordered Trigger) may have in flight
-/// at once; an ordered Trigger has at most one per partition key.
-const MAX_IN_FLIGHT: usize = 32;
+/// Deliveries one partition's lane (or an unordered Trigger) may have in
+/// flight at once; an ordered Trigger has at most one per partition key. The
+/// audit function commits what arrives together in one transaction, so more
+/// at once means fewer, larger transactions.
+const MAX_IN_FLIGHT: usize = 64;
+/// Events consumed and not yet committable (done, but behind an older one
+/// still in flight), at most: what a crash could deliver again.
+const MAX_UNCOMMITTED: usize = 1024;
 /// How long one delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -183,8 +189,8 @@ impl TriggerDispatch {
     /// [`MAX_IN_FLIGHT`] events at once. For an ordered Trigger, one
     /// partition key's events go one at a time, in order (a task's events
     /// are keyed by the task): the next waits until the one before it is
-    /// done. Offsets are stored in consumption order, so a stored offset
-    /// never skips an event still in flight.
+    /// done. A slow delivery holds back only its own key, and the offsets
+    /// stored never skip an event still in flight ([`Progress`]).
     async fn dispatch<'a, F, Fut>(
         self: &Arc<Self>,
         consumer: &StreamConsumer,
@@ -194,14 +200,16 @@ impl TriggerDispatch {
         F: FnMut() -> Fut,
         Fut: Future<Output = KafkaResult<BorrowedMessage<'a>>>,
     {
-        let mut in_flight = FuturesOrdered::new();
+        let mut running = FuturesUnordered::new();
+        let mut progress = Progress::default();
         // The newest event in flight of each (partition, key), and how to
         // learn that it is done.
         let mut newest: HashMap<(i32, Vec<u8>), (i64, oneshot::Receiver<()>)> = HashMap::new();
         loop {
+            let room = running.len() < MAX_IN_FLIGHT && progress.outstanding() < MAX_UNCOMMITTED;
             tokio::select! {
                 _ = shutdown.changed() => break,
-                received = recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                received = recv(), if room => {
                     let message = match received {
                         Ok(message) => message.detach(),
                         Err(err) => {
@@ -209,6 +217,7 @@ impl TriggerDispatch {
                             continue;
                         }
                     };
+                    progress.consumed(message.partition(), message.offset());
                     let (done, finished) = oneshot::channel();
                     let before = if self.trigger.ordered {
                         let key = (message.partition(), message.key().unwrap_or_default().to_vec());
@@ -219,7 +228,7 @@ impl TriggerDispatch {
                         None
                     };
                     let this = self.clone();
-                    in_flight.push_back(async move {
+                    running.push(async move {
                         if let Some(before) = before {
                             let _ = before.await;
                         }
@@ -228,8 +237,8 @@ impl TriggerDispatch {
                         message
                     });
                 }
-                Some(message) = in_flight.next() => {
-                    self.mark_done(consumer, &message);
+                Some(message) = running.next() => {
+                    self.done(consumer, &mut progress, &message);
                     let key = (message.partition(), message.key().unwrap_or_default().to_vec());
                     if newest.get(&key).is_some_and(|(offset, _)| *offset == message.offset()) {
                         newest.remove(&key);
@@ -238,8 +247,8 @@ impl TriggerDispatch {
             }
         }
         // Finish what is in flight, so its offsets are stored and committed.
-        while let Some(message) = in_flight.next().await {
-            self.mark_done(consumer, &message);
+        while let Some(message) = running.next().await {
+            self.done(consumer, &mut progress, &message);
         }
     }
 
@@ -248,16 +257,17 @@ impl TriggerDispatch {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    /// Marks everything up to and including `message` done: its offset is
-    /// stored, and librdkafka commits what is stored every
-    /// `auto.commit.interval.ms` (and on shutdown), not one request per
-    /// event. Futures complete in consumption order, so a stored offset never
-    /// skips an event still in flight.
-    fn mark_done(&self, consumer: &StreamConsumer, message: &OwnedMessage) {
+    /// Marks `message` done. When that completes a run from the oldest
+    /// event in flight, the offset after the run is stored, and librdkafka
+    /// commits what is stored every `auto.commit.interval.ms` (and on
+    /// shutdown), not one request per event.
+    fn done(&self, consumer: &StreamConsumer, progress: &mut Progress, message: &OwnedMessage) {
+        let Some(next) = progress.done(message.partition(), message.offset()) else {
+            return;
+        };
         let mut offsets = TopicPartitionList::new();
-        let next = Offset::Offset(message.offset() + 1);
         if offsets
-            .add_partition_offset(message.topic(), message.partition(), next)
+            .add_partition_offset(message.topic(), message.partition(), Offset::Offset(next))
             .is_ok()
             && let Err(err) = consumer.store_offsets(&offsets)
         {

@@ -7,4 +7,5 @@ pub mod error;
 pub mod filter;
 pub mod kafka;
 pub mod manifests;
+pub mod progress;
 pub mod receiver;
