@@ -27,6 +27,7 @@ use sqlx::postgres::PgPoolOptions;
 use task_events::outbox::Outbox;
 use task_events::outbox::ledger::OutboxStatus;
 
+use crate::measure::relay_log::RelayLog;
 use crate::stack_launch;
 use faults::{Injected, Injector};
 use history::HistoryCheck;
@@ -191,7 +192,7 @@ async fn run_faults(
     let mut poison: Vec<i64> = Vec::new();
     for (index, step) in timing.plan().into_iter().enumerate() {
         load.phase.store(index, Ordering::SeqCst);
-        let requeued_before = relay_log.requeued();
+        let requeued_before = relay_log.total("requeued");
         say(&format!("fault {}: {}", index + 1, step.name));
         let injected = injector.inject(&step.fault).await?;
         poison.extend(&injected.poison);
@@ -213,36 +214,10 @@ async fn run_faults(
             name: step.name,
             injected,
             converged,
-            requeued: relay_log.requeued() - requeued_before,
+            requeued: relay_log.total("requeued") - requeued_before,
         });
     }
     Ok((phases, poison))
-}
-
-/// The stack's log, where the relay says how many events it sent again.
-struct RelayLog(Option<std::path::PathBuf>);
-
-impl RelayLog {
-    /// The events the relay requeued so far (the sum of its reports).
-    fn requeued(&self) -> u64 {
-        let Some(text) = self
-            .0
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-        else {
-            return 0;
-        };
-        text.lines()
-            .filter(|line| line.contains("outbox-relay"))
-            .filter_map(|line| line.split(" requeued=").nth(1))
-            .filter_map(|rest| {
-                rest.split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .sum()
-    }
 }
 
 /// The functions that do not answer /health with a 2xx.
