@@ -79,18 +79,11 @@ async fn a_killed_kafka_keeps_every_acknowledged_event_and_the_offsets() {
         acknowledged.len() > BEFORE + AFTER / 2,
         "the receiver stored again soon after the restart"
     );
-    let delivered = || async {
-        subscriber
-            .events()
-            .await
-            .iter()
-            .map(|e| e.header("ce-id").to_string())
-            .filter(|id| acknowledged.contains(id))
-            .collect::<HashSet<_>>()
-            .len()
-    };
     assert_eq!(
-        wait_for(acknowledged.len(), Duration::from_secs(90), delivered).await,
+        wait_for(acknowledged.len(), Duration::from_secs(90), || {
+            received_of(&subscriber, &acknowledged)
+        })
+        .await,
         acknowledged.len(),
         "every acknowledged event delivered after the restart"
     );
@@ -117,18 +110,23 @@ async fn a_killed_kafka_keeps_every_acknowledged_event_and_the_offsets() {
         ),
     );
     let _late = dispatcher(bootstrap, &dir, &ns, &[("late", late.url())]).await;
-    let stored = || async {
-        late.events()
-            .await
-            .iter()
-            .map(|e| e.header("ce-id").to_string())
-            .filter(|id| acknowledged.contains(id))
-            .collect::<HashSet<_>>()
-            .len()
-    };
     assert_eq!(
-        wait_for(acknowledged.len(), Duration::from_secs(60), stored).await,
+        wait_for(acknowledged.len(), Duration::from_secs(60), || {
+            received_of(&late, &acknowledged)
+        })
+        .await,
         acknowledged.len(),
         "every acknowledged event read back from storage by a new consumer group"
     );
+}
+
+/// How many of the `acknowledged` events `sink` received (each counted once).
+async fn received_of(sink: &SinkMock, acknowledged: &HashSet<String>) -> usize {
+    sink.events()
+        .await
+        .iter()
+        .map(|e| e.header("ce-id").to_string())
+        .filter(|id| acknowledged.contains(id))
+        .collect::<HashSet<_>>()
+        .len()
 }
