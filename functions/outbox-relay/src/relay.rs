@@ -12,8 +12,11 @@ use task_events::outbox::{Outbox, OutboxEntry, ParkedEvent};
 
 use crate::settings::RelaySettings;
 
-/// Tasks whose events are sent side by side (one task's events go one by one).
-const TASKS_IN_FLIGHT: usize = 8;
+/// Tasks whose events are sent side by side (one task's events go one by
+/// one). Each send waits for the broker's acknowledgement (~30 ms locally
+/// under load): 8 at once carried ~270 events/s, too few after a burst of
+/// creates left thousands to the relay.
+const TASKS_IN_FLIGHT: usize = 64;
 /// Audited rows deleted per statement: short transactions, small WAL bursts.
 const PRUNE_BATCH: i64 = 1000;
 
