@@ -17,28 +17,11 @@ async fn a_killed_dispatcher_resumes_at_its_committed_offsets() {
     let ns = namespace("crash");
     // Slow enough that the kill lands mid-stream.
     let subscriber = SinkMock::slow(Duration::from_millis(50)).await;
-    let dir = manifests(
-        &ns,
-        &trigger(
-            "t",
-            "subscriber",
-            "",
-            "kafka.eventing.knative.dev/delivery.order: ordered",
-        ),
-    );
+    let dir = manifests(&ns, &trigger("t", "subscriber", "", ORDERED));
     let (_receiver, url) = receiver(bootstrap, &dir, &ns, 5000).await;
     let client = reqwest::Client::new();
-    for seq in 0..EVENTS {
-        let status = post_event(
-            &client,
-            &url,
-            &format!("e{seq}"),
-            "task.created",
-            &format!("k{}", seq % 7),
-            &data(seq),
-        )
-        .await;
-        assert_eq!(status, 202);
+    for (id, status) in post_numbered(&client, &url, 0..EVENTS).await {
+        assert_eq!(status, 202, "{id}");
     }
 
     let services = [("subscriber", subscriber.url())];

@@ -21,30 +21,12 @@ async fn a_killed_kafka_keeps_every_acknowledged_event_and_the_offsets() {
     let ns = namespace("killed");
     // Slow enough that the kill lands mid-stream.
     let subscriber = SinkMock::slow(Duration::from_millis(10)).await;
-    let dir = manifests(
-        &ns,
-        &trigger(
-            "t",
-            "subscriber",
-            "",
-            "kafka.eventing.knative.dev/delivery.order: ordered",
-        ),
-    );
+    let dir = manifests(&ns, &trigger("t", "subscriber", "", ORDERED));
     let (_receiver, url) = receiver(bootstrap, &dir, &ns, 5000).await;
     let client = reqwest::Client::new();
     let mut acknowledged = HashSet::new();
-    for seq in 0..BEFORE {
-        let id = format!("e{seq}");
-        let status = post_event(
-            &client,
-            &url,
-            &id,
-            "task.created",
-            &format!("k{}", seq % 7),
-            &data(seq),
-        )
-        .await;
-        assert_eq!(status, 202);
+    for (id, status) in post_numbered(&client, &url, 0..BEFORE).await {
+        assert_eq!(status, 202, "{id}");
         acknowledged.insert(id);
     }
     let services = [("subscriber", subscriber.url())];
@@ -60,17 +42,7 @@ async fn a_killed_kafka_keeps_every_acknowledged_event_and_the_offsets() {
 
     // Events keep coming; what the receiver acknowledges must arrive. (While
     // Kafka starts again it answers 503, and nothing is promised.)
-    for seq in BEFORE..BEFORE + AFTER {
-        let id = format!("e{seq}");
-        let status = post_event(
-            &client,
-            &url,
-            &id,
-            "task.created",
-            &format!("k{}", seq % 7),
-            &data(seq),
-        )
-        .await;
+    for (id, status) in post_numbered(&client, &url, BEFORE..BEFORE + AFTER).await {
         if status == 202 {
             acknowledged.insert(id);
         }
@@ -100,15 +72,7 @@ async fn a_killed_kafka_keeps_every_acknowledged_event_and_the_offsets() {
     // acknowledged events are in the broker's storage, not only in what the
     // first dispatcher had fetched before the kill.
     let late = SinkMock::accepting().await;
-    let dir = manifests(
-        &ns,
-        &trigger(
-            "late",
-            "late",
-            "",
-            "kafka.eventing.knative.dev/delivery.order: ordered",
-        ),
-    );
+    let dir = manifests(&ns, &trigger("late", "late", "", ORDERED));
     let _late = dispatcher(bootstrap, &dir, &ns, &[("late", late.url())]).await;
     assert_eq!(
         wait_for(acknowledged.len(), Duration::from_secs(60), || {

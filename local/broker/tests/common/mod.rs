@@ -164,6 +164,26 @@ pub async fn post_event(
         .unwrap_or(0)
 }
 
+/// The annotation of a Trigger that delivers one partition key's events in order.
+pub const ORDERED: &str = "kafka.eventing.knative.dev/delivery.order: ordered";
+
+/// Posts a `task.created` event `e<seq>` for each of `seqs`, keyed over seven
+/// tasks; returns each event's id and the status it got.
+pub async fn post_numbered(
+    client: &reqwest::Client,
+    url: &str,
+    seqs: std::ops::Range<usize>,
+) -> Vec<(String, u16)> {
+    let mut answers = Vec::new();
+    for seq in seqs {
+        let id = format!("e{seq}");
+        let key = format!("k{}", seq % 7);
+        let status = post_event(client, url, &id, "task.created", &key, &data(seq)).await;
+        answers.push((id, status));
+    }
+    answers
+}
+
 /// Data with a sequence number and some text.
 pub fn data(seq: usize) -> Value {
     json!({"seq": seq, "text": format!("event {seq} ✓ \"quoted\"")})
