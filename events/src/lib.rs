@@ -3,7 +3,8 @@
 //! The event types and their data ([`TaskEventType`], [`TaskEvent`]) compile
 //! everywhere, wasm32 included, so the web app reads history with the same
 //! definitions the functions write it with. With the `server` feature (on by
-//! default): the CloudEvent mapping ([`cloudevent`]), the transactional
+//! default): the CloudEvent mapping ([`cloudevent`]), a Trigger's
+//! deliveries read and checked ([`delivery`]), the transactional
 //! [`outbox`] and the [`sink`] that POSTs events to `K_SINK`.
 //!
 //! The catalogue (attributes, data, examples) is in this crate's README.
@@ -22,6 +23,8 @@ pub use payloads::{EventDataError, FieldChange, TaskEvent, TaskUpdated};
 
 #[cfg(feature = "server")]
 pub mod cloudevent;
+#[cfg(feature = "server")]
+pub mod delivery;
 #[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]

@@ -1,14 +1,11 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, header};
-use cloudevents::binding::http::to_event;
-use cloudevents::{AttributesReader, Event};
+use axum::http::{HeaderMap, StatusCode};
+use cloudevents::AttributesReader;
 use task_core::ApiError;
-use task_events::TaskEvent;
-use task_events::cloudevent::{
-    AUTHID, JSON, data_json, decode_header_values, parse_task_event, string_extension,
-};
+use task_events::cloudevent::{AUTHID, JSON, data_json, string_extension};
+use task_events::delivery::{Delivery, read_delivery};
 
 use crate::record::{AuditState, Outcome, Received};
 
@@ -68,33 +65,7 @@ pub async fn receive_event(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A task event as delivered over HTTP, checked.
-#[derive(Debug)]
-pub struct Delivery {
-    pub event: Event,
-    pub task_event: TaskEvent,
-    pub task_id: i64,
-}
-
-/// Reads a CloudEvent in structured mode (`application/cloudevents+json`) or
-/// binary mode (`ce-` headers, their values percent-decoded) and checks that
-/// it is a task event. Any input gives a value or a 400, never a panic (see
-/// the fuzz target in `fuzz/`).
+/// [`read_delivery`], a 400 when the delivery is not a task event.
 pub fn parse_delivery(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, ApiError> {
-    let structured = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/cloudevents+json"));
-    let mut event = to_event(headers, body.to_vec())
-        .map_err(|err| ApiError::BadRequest(format!("not a CloudEvent: {err}")))?;
-    if !structured {
-        decode_header_values(&mut event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
-    }
-    let (task_event, task_id) =
-        parse_task_event(&event).map_err(|err| ApiError::BadRequest(err.to_string()))?;
-    Ok(Delivery {
-        event,
-        task_event,
-        task_id,
-    })
+    read_delivery(headers, body).map_err(|err| ApiError::BadRequest(err.to_string()))
 }

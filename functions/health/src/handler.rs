@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         update_task::handler::update_task,
         delete_task::handler::delete_task,
         task_history::handler::task_history,
+        task_stream::stream::task_events,
         task_core::health::health,
         openapi_json,
     ),

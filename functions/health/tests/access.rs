@@ -29,6 +29,11 @@ fn routes_of(function: &'static str) -> FunctionRoutes {
         "delete-task" => delete_task::router(events()),
         "task-history" => task_history::router().into(),
         "health" => health::router().into(),
+        // Streams that end after a second: each answer is whole.
+        "task-stream" => task_stream::router(task_stream::StreamSettings {
+            max_duration: Duration::from_secs(1),
+            ..task_stream::StreamSettings::from_lookup(|_| None).unwrap()
+        }),
         other => panic!("{other} serves no route of the table"),
     }
 }

@@ -51,6 +51,7 @@ pub const ROUTES: &[Route] = &[
     route("PUT", "/api/tasks/{id}", "update-task", User),
     route("DELETE", "/api/tasks/{id}", "delete-task", User),
     route("GET", "/api/tasks/{id}/history", "task-history", User),
+    route("GET", "/api/task-events", "task-stream", User),
     route("GET", "/health", "health", Public),
     route("GET", "/api/openapi.json", "health", Public),
 ];
@@ -76,14 +77,20 @@ pub const FUNCTIONS: &[&str] = &[
     "audit",
     "outbox-relay",
     "count-tasks",
+    "task-stream",
 ];
 
 /// The functions that send task events to `K_SINK` (the broker), which a
 /// SinkBinding gives them on Knative.
 pub const EVENT_SENDERS: &[&str] = &["create-task", "update-task", "delete-task", "outbox-relay"];
 
-/// The function the broker's Trigger delivers task events to.
+/// The function the broker's first Trigger delivers task events to: it
+/// records each once in the audit log.
 pub const EVENT_SUBSCRIBER: &str = "audit";
+
+/// The second subscriber (its own Trigger): it streams each user's task
+/// changes to their open pages, at a route of its own.
+pub const EVENT_STREAMER: &str = "task-stream";
 
 /// The function a timer (a PingSource on Knative) invokes to send what the
 /// outbox still holds.

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use common::{NAMESPACE, OVERLAYS, knative_dir, str_at};
 use serde_norway::Value;
-use task_core::routes::{EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, needs_sign_in};
+use task_core::routes::{EVENT_STREAMER, EVENT_SUBSCRIBER, FUNCTIONS, OUTBOX_RELAY, needs_sign_in};
 
 /// Knative's queue-proxy: HTTP/1, h2c and HTTPS (system-internal TLS).
 const REQUEST_PORTS: &[u16] = &[8012, 8013, 8112];
@@ -85,6 +85,8 @@ enum Role {
     // The pods the manifests create, in task-app.
     ApiFunction,
     Audit,
+    /// task-stream: an API function that is also a Trigger's subscriber.
+    Streamer,
     OutboxRelay,
     EdgeRouter,
     Migrations,
@@ -129,7 +131,7 @@ impl Pod {
     /// A pod of a function that checks access tokens (and so fetches the
     /// provider's key set again when a token names an unknown key).
     fn checks_tokens(&self) -> bool {
-        self.role == Role::ApiFunction
+        matches!(self.role, Role::ApiFunction | Role::Streamer)
             && self
                 .name
                 .strip_prefix(&format!("{NAMESPACE}/"))
@@ -155,6 +157,7 @@ fn manifest_pods(documents: &[Value]) -> Vec<Pod> {
         let role = match service_name {
             "edge-router" => Role::EdgeRouter,
             n if n == EVENT_SUBSCRIBER => Role::Audit,
+            n if n == EVENT_STREAMER => Role::Streamer,
             n if n == OUTBOX_RELAY => Role::OutboxRelay,
             n if FUNCTIONS.contains(&n) => Role::ApiFunction,
             n => panic!("Knative Service {n} is neither a function nor the edge router"),
@@ -359,13 +362,18 @@ fn wanted(from: &Pod, to: &Pod, port: u16) -> bool {
     match to.role {
         ApiFunction => knative || (request && from.role == EdgeRouter),
         Audit => knative || (request && from.role == BrokerDispatcher),
+        Streamer => knative || (request && matches!(from.role, EdgeRouter | BrokerDispatcher)),
         OutboxRelay => knative || (request && from.role == PingAdapter),
         EdgeRouter => knative,
         // Sign-in pages and tokens through the edge router's /oidc/, and
         // the key set for the functions that check tokens; no Knative path.
         Oidc => port == PROVIDER_PORT && (from.role == EdgeRouter || from.checks_tokens()),
         Postgres => {
-            port == 5432 && matches!(from.role, ApiFunction | Audit | OutboxRelay | Migrations)
+            port == 5432
+                && matches!(
+                    from.role,
+                    ApiFunction | Streamer | Audit | OutboxRelay | Migrations
+                )
         }
         Kafka => match port {
             9092 => matches!(

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use task_core::routes::{EVENT_SENDERS, OUTBOX_RELAY, needs_sign_in};
+use task_core::routes::{EVENT_SENDERS, EVENT_STREAMER, OUTBOX_RELAY, needs_sign_in};
 
 /// How the functions check tokens: the provider's issuer, its key set as a
 /// file written before they start (a cold start asks the provider nothing),
@@ -49,6 +49,10 @@ pub fn function_env(
         env.insert("K_SINK".into(), event_sink.to_string());
         // The supervisor's own EVENT_* settings (the send bound) pass on.
         env.extend(std::env::vars().filter(|(k, _)| k.starts_with("EVENT_")));
+    }
+    if name == EVENT_STREAMER {
+        // The supervisor's own STREAM_* settings (short streams in tests).
+        env.extend(std::env::vars().filter(|(k, _)| k.starts_with("STREAM_")));
     }
     if name == OUTBOX_RELAY {
         // The relay runs every few seconds here, not every minute: an event

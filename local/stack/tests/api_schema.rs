@@ -24,7 +24,9 @@ async fn the_api_keeps_its_openapi_document_under_generated_input() {
         relay_interval: Duration::from_secs(2),
         log_file: None,
         trigger_retry: None,
-        env: Vec::new(),
+        // Live-update streams end after a second, so each request for one
+        // gets its whole answer.
+        env: vec![("STREAM_MAX_SECONDS".into(), "1".into())],
     }
     .start()
     .expect("the stack starts");
