@@ -214,6 +214,21 @@ pub fn markdown(results: &Results) -> String {
         event_path_section(&mut md, path);
     }
 
+    if let Some(live) = &results.live_streams {
+        let _ = writeln!(
+            md,
+            "## Live updates\n\n{} streams (`GET /api/task-events`) held open through the gateway: task-stream's resident memory {:.1} MiB ({:.1} MiB with none open; goal under 32 MiB), nginx's {:.1} MiB. {} creates, each delivered to every stream: from the create's answer to a stream reading it, p50 {:.0} ms, p99 {:.0} ms; {} deliveries missed.\n",
+            live.streams,
+            live.task_stream_rss_mib,
+            live.task_stream_idle_rss_mib,
+            live.nginx_rss_mib,
+            live.changes,
+            live.delivery_p50_ms,
+            live.delivery_p99_ms,
+            live.missed
+        );
+    }
+
     if let Some(rows) = &results.scale {
         scale_section(&mut md, rows);
     }

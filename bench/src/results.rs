@@ -25,6 +25,9 @@ pub struct Results {
     /// The size buildah reports for each image `task images` built, by
     /// `name:tag`; empty if it did not run.
     pub image_sizes: BTreeMap<String, String>,
+    /// Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_streams: Option<LiveStreams>,
     pub machine: Machine,
     /// Resident set size by function.
     pub memory: BTreeMap<String, FunctionMemory>,
@@ -82,6 +85,28 @@ pub struct Burst {
     /// relay sent them.
     pub left_to_relay: u64,
     pub seconds: u32,
+}
+
+/// Many pages holding live-update streams open through the gateway, and a
+/// change reaching all of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveStreams {
+    /// Changes made (one create each), each delivered to every stream.
+    pub changes: u64,
+    /// From the create's answer to a stream reading its change, over every
+    /// stream and change.
+    #[serde(deserialize_with = "nan_from_null")]
+    pub delivery_p50_ms: f64,
+    #[serde(deserialize_with = "nan_from_null")]
+    pub delivery_p99_ms: f64,
+    /// Deliveries that did not arrive within 30 s (0 expected).
+    pub missed: u64,
+    /// nginx (master and workers) with the streams open.
+    pub nginx_rss_mib: f64,
+    pub streams: u64,
+    /// task-stream with no stream open, and with them all open.
+    pub task_stream_idle_rss_mib: f64,
+    pub task_stream_rss_mib: f64,
 }
 
 /// Where and from what the figures were measured.

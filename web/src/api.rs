@@ -186,6 +186,22 @@ pub async fn delete_task(id: i64) -> Result<(), ApiFailure> {
     send(&|| Request::delete(&url)).await.map(|_| ())
 }
 
+/// A task as it is now; `None` when it no longer exists (or is not the
+/// caller's: the API answers 404 either way).
+pub async fn get_task(id: i64) -> Result<Option<Task>, ApiFailure> {
+    let url = format!("/api/tasks/{id}");
+    let answer = json(Call {
+        request: &|| Request::get(&url),
+        json: None,
+    })
+    .await;
+    match answer {
+        Ok(task) => Ok(Some(task)),
+        Err(ApiFailure::Refused(Problem { status: 404, .. })) => Ok(None),
+        Err(failure) => Err(failure),
+    }
+}
+
 /// One page of a task's history (the newest changes first), after `cursor`;
 /// the second value is where the next (older) page starts.
 pub async fn task_history(

@@ -1,5 +1,5 @@
 //! The page: the form, the filter, the list, and what keeps them in step
-//! with the API and the URL.
+//! with the API, the URL and changes made elsewhere.
 
 use std::time::Duration;
 
@@ -14,9 +14,11 @@ use yew::prelude::*;
 
 use crate::api::{self, ApiFailure};
 use crate::components::filter_bar::FilterBar;
+use crate::components::live::{LiveAnnouncer, LiveStatus};
 use crate::components::notices::{NoticeAction, NoticeArea, Notices};
 use crate::components::task_form::TaskForm;
 use crate::components::task_item::TaskItem;
+use crate::live::{Write, use_live_list};
 use crate::shell::Account;
 use crate::state::{Action, TaskList};
 use crate::view::View;
@@ -60,7 +62,7 @@ fn report(notices: &UseReducerHandle<Notices>, what: &str, failure: &ApiFailure)
     notices.dispatch(NoticeAction::Say(format!("{what}: {}", failure.message())));
 }
 
-fn refresh_counts(
+pub(crate) fn refresh_counts(
     list: &UseReducerHandle<TaskList>,
     notices: &UseReducerHandle<Notices>,
     view: View,
@@ -82,6 +84,9 @@ pub fn App() -> Html {
     let typed_search = use_state(|| list.view.search.clone());
     let search_timer = use_mut_ref(|| None::<Timeout>);
     let clock = use_state(now);
+    // Before the first page's effect, so that this tab hears of changes
+    // before it asks for the page.
+    let live = use_live_list(&list, &notices);
 
     // The first page and the counts of the view, whenever it changes.
     {
@@ -199,12 +204,13 @@ pub fn App() -> Html {
         })
     };
     let on_update = {
-        let (list, notices) = (list.clone(), notices.clone());
+        let (list, notices, writes) = (list.clone(), notices.clone(), live.writes.clone());
         Callback::from(move |(shown, request): (Task, UpdateTaskRequest)| {
             // Optimistic: show the change now, take it back if the API refuses.
             let Ok(patch) = request.clone().validate() else {
                 return;
             };
+            let write = writes.begin(Write::Task(shown.id));
             if let Some(changed) = patch.apply_to(&shown) {
                 list.dispatch(Action::Upsert(changed));
             }
@@ -239,13 +245,15 @@ pub fn App() -> Html {
                         );
                     }
                 }
+                drop(write);
                 refresh_counts(&list, &notices, list.view.clone());
             });
         })
     };
     let on_delete = {
-        let (list, notices) = (list.clone(), notices.clone());
+        let (list, notices, writes) = (list.clone(), notices.clone(), live.writes.clone());
         Callback::from(move |task: Task| {
+            let write = writes.begin(Write::Task(task.id));
             list.dispatch(Action::Remove(task.id));
             let (list, notices) = (list.clone(), notices.clone());
             spawn_local(async move {
@@ -262,6 +270,7 @@ pub fn App() -> Html {
                         );
                     }
                 }
+                drop(write);
                 refresh_counts(&list, &notices, list.view.clone());
             });
         })
@@ -290,11 +299,13 @@ pub fn App() -> Html {
         <>
             <header class="top">
                 <h1>{ "Tasks" }</h1>
+                <LiveStatus connected={live.connected} />
                 <Account />
             </header>
             <main>
                 <NoticeArea notices={notices.clone()} />
-                <TaskForm {on_created} {on_failure} />
+                <LiveAnnouncer change={list.elsewhere.clone()} />
+                <TaskForm {on_created} {on_failure} writes={live.writes.clone()} />
                 <FilterBar status={list.view.status} search={(*typed_search).clone()}
                            counts={list.counts} {on_status} {on_search} />
                 if list.view.search_too_short() {

@@ -5,6 +5,8 @@ use serde_json::Value;
 use task_core::task::TaskStatus;
 use task_events::{FieldChange, TaskEvent, TaskEventType};
 
+use crate::state::Elsewhere;
+
 pub fn status_label(status: TaskStatus) -> &'static str {
     match status {
         TaskStatus::Pending => "Pending",
@@ -102,6 +104,15 @@ pub fn describe_event(event_type: &str, data: &Value) -> (String, Vec<String>) {
     (headline.to_string(), details)
 }
 
+/// What screen readers hear of a change made elsewhere.
+pub fn describe_elsewhere(change: &Elsewhere) -> String {
+    match change {
+        Elsewhere::Added(title) => format!("“{title}” was added elsewhere."),
+        Elsewhere::Changed(title) => format!("“{title}” was changed elsewhere."),
+        Elsewhere::Deleted(title) => format!("“{title}” was deleted elsewhere."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +131,23 @@ mod tests {
         assert_eq!(ago(86_400 * 4), "4 days ago");
         assert_eq!(ago(86_400 * 30), "on 2026-10-25");
         assert_eq!(relative_time(now + Duration::seconds(3), now), "just now");
+    }
+
+    #[test]
+    fn changes_made_elsewhere_name_the_task() {
+        let said = |change| describe_elsewhere(&change);
+        assert_eq!(
+            said(Elsewhere::Changed("Buy milk".into())),
+            "“Buy milk” was changed elsewhere."
+        );
+        assert_eq!(
+            said(Elsewhere::Added("Buy milk".into())),
+            "“Buy milk” was added elsewhere."
+        );
+        assert_eq!(
+            said(Elsewhere::Deleted("Buy milk".into())),
+            "“Buy milk” was deleted elsewhere."
+        );
     }
 
     #[test]

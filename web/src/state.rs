@@ -1,5 +1,6 @@
 //! The list on screen and how it changes: loaded pages, optimistic edits and
-//! their rollback. Pure, so it is tested without a browser.
+//! their rollback, and changes made elsewhere. Pure, so it is tested without
+//! a browser.
 
 use std::rc::Rc;
 
@@ -22,6 +23,17 @@ pub struct TaskList {
     pub loading: bool,
     /// Bumped on every view change: answers for an older view are dropped.
     pub generation: u64,
+    /// The latest change made elsewhere that changed what is shown, to be
+    /// announced; numbered, so that the same words are announced again.
+    pub elsewhere: Option<(u64, Elsewhere)>,
+}
+
+/// A change made elsewhere (another tab, another device), with the task's title.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elsewhere {
+    Added(String),
+    Changed(String),
+    Deleted(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +56,11 @@ pub enum Action {
     /// A task as it is now (created, edited, or the server's version).
     Upsert(Task),
     Remove(i64),
+    /// A task as the API has it after a change made elsewhere: shown only if
+    /// newer than what is shown, so a duplicate or late answer changes nothing.
+    Refreshed(Task),
+    /// The API no longer has this task.
+    Gone(i64),
 }
 
 /// Whether `task` belongs in `view` (what the API's filter and search do).
@@ -127,8 +144,43 @@ impl TaskList {
                 }
             }
             Action::Remove(id) => self.tasks.retain(|t| t.id != id),
+            Action::Refreshed(task) => {
+                let shown = self.tasks.iter().find(|t| t.id == task.id);
+                if shown.is_some_and(|t| t.version >= task.version) {
+                    return self;
+                }
+                let title = task.title.clone();
+                let change = if shown.is_some() {
+                    Some(Elsewhere::Changed(title))
+                } else if matches(&self.view, &task) {
+                    // New here: a first version is a new task; a later one
+                    // moved into the view.
+                    Some(if task.version == 1 {
+                        Elsewhere::Added(title)
+                    } else {
+                        Elsewhere::Changed(title)
+                    })
+                } else {
+                    None
+                };
+                self = self.apply(Action::Upsert(task));
+                self.say(change);
+            }
+            Action::Gone(id) => {
+                let gone = self.tasks.iter().find(|t| t.id == id);
+                let change = gone.map(|t| Elsewhere::Deleted(t.title.clone()));
+                self.tasks.retain(|t| t.id != id);
+                self.say(change);
+            }
         }
         self
+    }
+
+    fn say(&mut self, change: Option<Elsewhere>) {
+        if let Some(change) = change {
+            let number = self.elsewhere.as_ref().map_or(0, |(n, _)| n + 1);
+            self.elsewhere = Some((number, change));
+        }
     }
 }
 
@@ -254,6 +306,75 @@ mod tests {
         });
         assert_eq!(ids(&list), [3, 2]);
         assert_eq!(list.next_cursor, Some(2));
+    }
+
+    fn version(mut task: Task, version: i32) -> Task {
+        task.version = version;
+        task
+    }
+
+    #[test]
+    fn a_duplicate_change_from_elsewhere_is_applied_once() {
+        let list = loaded(View::default(), vec![task(1, "a", TaskStatus::Pending)]);
+        let changed = version(task(1, "a!", TaskStatus::Pending), 2);
+        let list = list.apply(Action::Refreshed(changed.clone()));
+        assert_eq!(list.tasks[0].title, "a!");
+        assert_eq!(list.elsewhere, Some((0, Elsewhere::Changed("a!".into()))));
+        let again = list.clone().apply(Action::Refreshed(changed));
+        assert_eq!(again, list, "nothing changes, nothing is announced again");
+    }
+
+    #[test]
+    fn a_late_older_version_is_ignored() {
+        let list = loaded(View::default(), vec![task(1, "v1", TaskStatus::Pending)]);
+        let list = list.apply(Action::Refreshed(version(
+            task(1, "v3", TaskStatus::Pending),
+            3,
+        )));
+        let list = list.apply(Action::Refreshed(version(
+            task(1, "v2", TaskStatus::Pending),
+            2,
+        )));
+        assert_eq!(list.tasks[0].title, "v3");
+        assert_eq!(list.tasks[0].version, 3);
+    }
+
+    #[test]
+    fn a_refreshed_task_joins_the_list_only_if_it_matches_the_view() {
+        let view = View {
+            status: Some(TaskStatus::Pending),
+            search: String::new(),
+        };
+        let list = loaded(view, vec![task(1, "a", TaskStatus::Pending)]);
+        let list = list.apply(Action::Refreshed(task(2, "done", TaskStatus::Complete)));
+        assert_eq!(ids(&list), [1]);
+        assert_eq!(list.elsewhere, None, "nothing shown, nothing announced");
+        let list = list.apply(Action::Refreshed(task(3, "new", TaskStatus::Pending)));
+        assert_eq!(ids(&list), [3, 1]);
+        assert_eq!(list.elsewhere, Some((0, Elsewhere::Added("new".into()))));
+        // Completed elsewhere: it leaves the pending view.
+        let list = list.apply(Action::Refreshed(version(
+            task(1, "a", TaskStatus::Complete),
+            2,
+        )));
+        assert_eq!(ids(&list), [3]);
+        assert_eq!(list.elsewhere, Some((1, Elsewhere::Changed("a".into()))));
+    }
+
+    #[test]
+    fn a_task_gone_from_the_api_leaves_the_list() {
+        let list = loaded(
+            View::default(),
+            vec![
+                task(2, "b", TaskStatus::Pending),
+                task(1, "a", TaskStatus::Pending),
+            ],
+        );
+        let list = list.apply(Action::Gone(2));
+        assert_eq!(ids(&list), [1]);
+        assert_eq!(list.elsewhere, Some((0, Elsewhere::Deleted("b".into()))));
+        let again = list.clone().apply(Action::Gone(2));
+        assert_eq!(again, list);
     }
 
     #[test]

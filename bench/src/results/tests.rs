@@ -132,6 +132,16 @@ fn hand_built() -> Results {
             kill_to_first_delivery_ms: 900.0,
         }),
         image_sizes: BTreeMap::from([("health:dev".into(), "7.86 MB".into())]),
+        live_streams: Some(LiveStreams {
+            changes: 20,
+            delivery_p50_ms: 40.0,
+            delivery_p99_ms: f64::NAN,
+            missed: 0,
+            nginx_rss_mib: 12.5,
+            streams: 1000,
+            task_stream_idle_rss_mib: 6.0,
+            task_stream_rss_mib: 14.2,
+        }),
         machine: Machine {
             commit: "abc1234".into(),
             cores: 2,
@@ -325,4 +335,21 @@ fn the_event_path_renders_a_row_per_topic_size() {
     );
     assert!(section.contains("| 1000000 |"), "{section}");
     assert!(section.contains("first event reached the audit log 900 ms after the kill"));
+}
+
+#[test]
+fn live_streams_render_their_memory_and_delivery() {
+    let md = markdown(&hand_built());
+    let section = md
+        .split("## Live updates")
+        .nth(1)
+        .expect("the section is rendered");
+    assert!(
+        section.contains("1000 streams (`GET /api/task-events`) held open through the gateway: task-stream's resident memory 14.2 MiB (6.0 MiB with none open"),
+        "{section}"
+    );
+    assert!(
+        section.contains("p50 40 ms, p99 NaN ms; 0 deliveries missed"),
+        "{section}"
+    );
 }

@@ -8,11 +8,13 @@ use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use crate::api::{self, ApiFailure};
+use crate::live::{Write, Writes};
 
 #[derive(Properties, PartialEq)]
 pub struct TaskFormProps {
     pub on_created: Callback<Task>,
     pub on_failure: Callback<(String, ApiFailure)>,
+    pub writes: Writes,
 }
 
 fn error_for<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
@@ -50,6 +52,7 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
             submitting.clone(),
         );
         let (on_created, on_failure) = (props.on_created.clone(), props.on_failure.clone());
+        let writes = props.writes.clone();
         let title_ref = title_ref.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
@@ -81,6 +84,8 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
                 submitting.clone(),
             );
             let (on_created, on_failure) = (on_created.clone(), on_failure.clone());
+            // Until the new task is shown, the stream's news of it is held.
+            let write = writes.begin(Write::Create);
             spawn_local(async move {
                 match api::create_task(&request).await {
                     Ok(task) => {
@@ -94,6 +99,7 @@ pub fn TaskForm(props: &TaskFormProps) -> Html {
                     }
                     Err(failure) => on_failure.emit(("The task was not created".into(), failure)),
                 }
+                drop(write);
                 submitting.set(false);
             });
         })

@@ -5,6 +5,7 @@
 
 mod cold_start;
 mod event_path;
+mod live_streams;
 mod memory;
 mod pipeline;
 mod throughput;
@@ -58,6 +59,10 @@ struct Args {
     /// printed (bench/results.* are left as they are).
     #[arg(long, group = "only")]
     only_event_path: bool,
+    /// Only the live-update streams (1,000 open through the gateway),
+    /// printed (bench/results.* are left as they are).
+    #[arg(long, group = "only")]
+    only_live_streams: bool,
 }
 
 pub const CONNECTIONS: [u32; 3] = [1, 8, 32];
@@ -156,6 +161,11 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&event_path)?);
         return Ok(());
     }
+    if args.only_live_streams {
+        let live = live_streams::measure(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&live)?);
+        return Ok(());
+    }
     if args.only_pipeline {
         let (pipeline, outbox) = pipeline::measure(&bench).await?;
         println!("{}", serde_json::to_string_pretty(&(pipeline, outbox))?);
@@ -167,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
     let throughput = throughput::measure(&bench).await?;
     let memory = memory::measure(&bench).await?;
     let event_path = event_path::measure(&bench).await?;
+    let live_streams = live_streams::measure(&bench).await?;
     let web = web_app::measure(&bench)?;
     // Cost as the data grows: last, as it replaces the table.
     let scale = scale(&bench, args.scale_tasks).await?;
@@ -176,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
         event_pipeline,
         event_path: Some(event_path),
         image_sizes: memory.image_sizes,
+        live_streams: Some(live_streams),
         machine,
         memory: memory.memory,
         outbox_under_load: Some(outbox_under_load),

@@ -99,7 +99,7 @@ async fn hammer(bench: &Bench, function: &str, port: u16, count: usize) -> anyho
                 .json(&json!({"title": format!("memory {i}")})),
             "delete-task" => client.delete(format!("{base}/api/tasks/{id}")),
             "task-history" => client.get(format!("{base}/api/tasks/{id}/history")),
-            "audit" => client
+            "audit" | "task-stream" => client
                 .post(format!("{base}/"))
                 .header("content-type", "application/cloudevents+json")
                 .body(event.to_string()),
