@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { test, expect, addTask, taskItem, stackInfo, snapshot } from './fixtures.mjs';
 import { expectAccessible } from './axe.mjs';
-import { account, signInThroughThePage } from './sign-in.mjs';
+import { account, accessToken, signInThroughThePage } from './sign-in.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -239,6 +239,29 @@ test('task-stream killed while changes keep coming: every page ends with the fin
   const after = await (await api.post('/api/tasks', { data: { title: 'After the restart' } })).json();
   created.push(after.id);
   for (const page of alicePages) await until(page, 'After the restart', 'listed', Date.now());
+});
+
+test('the edge router restarted: the pages resume where they were, missing nothing', async () => {
+  test.setTimeout(90_000);
+  // The token first: signing in goes through the gateway.
+  const token = accessToken(stackInfo(), 'alice');
+  // Stopped as a platform stops it (gracefully: its streams are closed
+  // after worker_shutdown_timeout).
+  service('gateway', 'stop');
+  for (const page of alicePages) await expect(live(page)).toHaveText('Not live: reconnecting…', { timeout: 20_000 });
+  // The API answers through the functions themselves meanwhile.
+  const response = await fetch(`${stackInfo().functions['create-task']}/api/tasks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Made while the gateway was down' }),
+  });
+  service('gateway', 'start');
+  expect(response.status).toBe(201);
+  created.push((await response.json()).id);
+  for (const page of alicePages) {
+    await expect(live(page)).toHaveText('Live', { timeout: 30_000 });
+    await until(page, 'Made while the gateway was down', 'listed', Date.now());
+  }
 });
 
 test('seven tabs of one browser all stay live, and the seventh still calls the API', async ({ browser, baseURL }) => {

@@ -84,13 +84,15 @@ test('a refused token is refreshed once, then the page says the session ended', 
     if ((route.request().postData() ?? '').includes('grant_type=refresh_token')) refreshes += 1;
     await route.continue();
   });
-  // The API now refuses every token (as after the provider's keys changed).
-  await page.route('**/api/tasks**', (route) => route.fulfill({
+  // The API now refuses every token (as after the provider's keys changed)
+  // for the create the test makes: the page's own reloads (a live update's
+  // among them) go through, so the refusal meets the create.
+  await page.route('**/api/tasks**', (route) => (route.request().method() !== 'POST' ? route.continue() : route.fulfill({
     status: 401,
     contentType: 'application/problem+json',
     headers: { 'www-authenticate': 'Bearer realm="task-api", error="invalid_token"' },
     body: JSON.stringify({ type: 'urn:task-app:problem:invalid-token', title: 'Unauthorized', status: 401, detail: 'no' }),
-  }));
+  })));
   await page.getByLabel('Title', { exact: true }).fill('Refused');
   await page.getByRole('button', { name: 'Add task' }).click();
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
