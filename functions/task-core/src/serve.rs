@@ -7,7 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::app::{AppState, FunctionRoutes, build_app};
 use crate::auth::{AuthConfig, Authenticator};
@@ -89,6 +95,10 @@ pub async fn run<R: Into<FunctionRoutes>>(
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests
 /// then finish. The caller finishes the background work after it.
+///
+/// HTTP/1.1 only: what Knative's queue-proxy (the port is named `http1`),
+/// nginx and the broker speak. A connection then holds no HTTP/2 state,
+/// which matters where many are held open (task-stream's streams).
 pub async fn serve(
     function: &'static str,
     listener: TcpListener,
@@ -96,9 +106,38 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(function, address = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let connections = GracefulShutdown::new();
+    let http = hyper::server::conn::http1::Builder::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(function, %error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small writes (a stream's events) go out at once.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(
+            app.clone()
+                .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
+        );
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(function, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// Lets the work started after responses (event sends) finish, for at most
