@@ -348,7 +348,18 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base");
         let manifests = Manifests::load(&dir).unwrap();
         assert_eq!(manifests.brokers, ["task-events"]);
-        let trigger = &manifests.triggers[0];
+        let named = |name: &str| {
+            manifests
+                .triggers
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("no Trigger {name}"))
+        };
+        // The live updates' Trigger: unordered, short retries, no dead letters.
+        let stream = named("task-events-to-stream");
+        assert!(!stream.ordered);
+        assert!(stream.dead_letter_sink.is_none());
+        let trigger = named("task-events-to-audit");
         assert_eq!(trigger.broker, "task-events");
         assert!(trigger.ordered);
         assert!(trigger.retry > 0);
