@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 source versions.env
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 for tool in docker kind kubectl; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is needed (see README, 'Local kind cluster')" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "error: $tool is needed (see knative/README.md, 'Local kind cluster')" >&2; exit 1; }
 done
 k=knative-v$KNATIVE_VERSION
 gh=https://github.com
