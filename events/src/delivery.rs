@@ -2,9 +2,12 @@
 //! read and checked in one place for every subscriber (the audit function,
 //! `task-stream`).
 
-use axum::http::{HeaderMap, header};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
 use cloudevents::Event;
 use cloudevents::binding::http::to_event;
+use task_core::ApiError;
 
 use crate::cloudevent::{InvalidTaskEvent, decode_header_values, parse_task_event};
 use crate::payloads::TaskEvent;
@@ -47,4 +50,25 @@ pub fn read_delivery(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, Inval
         task_event,
         task_id,
     })
+}
+
+/// A subscriber's handler takes the delivery as an argument: 413 past the
+/// route's body limit (`MAX_EVENT_BYTES`), 400 for anything that is not a
+/// task event.
+impl<S: Send + Sync> FromRequest<S> for Delivery {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let body =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
+                        limit: crate::MAX_EVENT_BYTES,
+                    },
+                    _ => ApiError::BadRequest(rejection.body_text()),
+                })?;
+        read_delivery(&headers, &body).map_err(|err| ApiError::BadRequest(err.to_string()))
+    }
 }

@@ -1,10 +1,7 @@
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use cloudevents::AttributesReader;
-use task_core::ApiError;
-use task_events::delivery::read_delivery;
+use task_events::delivery::Delivery;
 
 use crate::StreamState;
 use crate::buffer::Change;
@@ -12,19 +9,7 @@ use crate::buffer::Change;
 /// Keeps a task event (from this function's Trigger, or posted by hand) for
 /// the open and resuming streams: 204 (also for a redelivery, kept once);
 /// 400 for anything that is not a task event.
-pub async fn receive_event(
-    State(state): State<StreamState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
-            limit: task_events::MAX_EVENT_BYTES,
-        },
-        _ => ApiError::BadRequest(rejection.body_text()),
-    })?;
-    let delivery =
-        read_delivery(&headers, &body).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+pub async fn receive_event(State(state): State<StreamState>, delivery: Delivery) -> StatusCode {
     let change = Change {
         event_type: delivery.task_event.event_type(),
         task_id: delivery.task_id,
@@ -41,5 +26,5 @@ pub async fn receive_event(
         kept,
         "event received"
     );
-    Ok(StatusCode::NO_CONTENT)
+    StatusCode::NO_CONTENT
 }
