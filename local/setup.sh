@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the local stack and the tests need, once per machine: every
-# step checks first and skips what is already there. Run by `task setup`
-# (and so by `task up` and `task test`).
+# Installs what the local stack needs, once per machine: every step checks
+# first and skips what is already there. Run by `task setup` (and so by
+# `task up`). `--test` adds what only the tests need (`task test`); `--bench`,
+# `--chaos` and `--images` what those commands need. Each install says what
+# it installs, why, and about how long it takes on this machine.
 set -euo pipefail
+mode=${1:-up}
+cores=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# About how long an install measured at `minutes` on 2 cores takes here.
+about() { echo "about $(( ($1 * 2 + cores - 1) / cores )) min on $cores cores"; }
 ok() { printf '    ok: %s\n' "$*"; }
 
 as_root() {
@@ -27,23 +33,23 @@ apt_install() {
 
 # Debian packages: what provides each command we need.
 missing=()
-if [ "${1:-}" = --chaos ]; then
+if [ "$mode" = --chaos ]; then
   # Only for `task chaos`: the fuzzer of the audit function's parsing.
   export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
   if ! cargo fuzz --version 2>/dev/null | grep -F 0.13.1 >/dev/null; then
-    say "installing cargo-fuzz 0.13.1 (once per machine)"
+    say "installing cargo-fuzz 0.13.1 (the audit function's fuzzer; once per machine, $(about 5))"
     cargo install cargo-fuzz --version 0.13.1 --locked
   fi
   ok "$(cargo fuzz --version)"
   exit 0
 fi
-if [ "${1:-}" = --bench ]; then
+if [ "$mode" = --bench ]; then
   # Only for `task bench`: the HTTP load tool (pgbench comes with PostgreSQL).
   command -v wrk >/dev/null || apt_install wrk
   ok "$(wrk --version 2>&1 | head -1)"
   exit 0
 fi
-if [ "${1:-}" = --images ]; then
+if [ "$mode" = --images ]; then
   # Only for `task images` and the kind recipe.
   command -v buildah >/dev/null || missing+=(buildah)
   command -v musl-gcc >/dev/null || missing+=(musl-tools)
@@ -55,22 +61,19 @@ fi
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v cmake >/dev/null || missing+=(cmake)   # librdkafka's build (the local broker)
-[ -x /usr/bin/chromium ] || missing+=(chromium)   # the browser tests
 command -v npm >/dev/null || missing+=(nodejs npm)
-# kubectl renders the Knative manifests (kustomize); Debian's is old but
-# renders them. Machines of this project's kind ship a current one.
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if [ "$mode" = --test ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)   # the browser tests
+  # kubectl renders the Knative manifests (kustomize); Debian's is old but
+  # renders them. Machines of this project's kind ship a current one.
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 ok "PostgreSQL $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1 | cut -d/ -f5)"
-ok "$( (command -v nginx >/dev/null && nginx -v || /usr/sbin/nginx -v) 2>&1 | sed 's/^nginx version: //')"
-ok "$(/usr/bin/chromium --version 2>/dev/null), node $(node --version)"
+ok "$( (command -v nginx >/dev/null && nginx -v || /usr/sbin/nginx -v) 2>&1 | sed 's/^nginx version: //'), node $(node --version)"
 
-if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
-  say "adding clippy and rustfmt to the Rust toolchain"
-  rustup component add clippy rustfmt
-fi
 if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
   say "adding the wasm32-unknown-unknown target (the web app)"
   rustup target add wasm32-unknown-unknown
@@ -79,13 +82,13 @@ ok "$(cargo --version), targets: $(rustup target list --installed | tr '\n' ' ')
 
 # Cargo-installed tools, each pinned and installed once per machine. Release
 # builds without LTO: these are development tools, and it halves the build.
-cargo_install() { # name version command-to-check [cargo install args...]
-  local name=$1 version=$2 check=$3; shift 3
+cargo_install() { # name version command-to-check minutes-on-2-cores why [cargo install args...]
+  local name=$1 version=$2 check=$3 minutes=$4 why=$5; shift 5
   if "$check" --version 2>/dev/null | grep -F "$version" >/dev/null; then
     ok "$name $version"
     return
   fi
-  say "installing $name $version with cargo (once per machine; this takes a while on few cores)"
+  say "installing $name $version with cargo: $why (once per machine, $(about "$minutes"); cargo shows each crate it compiles)"
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install "$name" --version "$version" "$@"
   ok "$name $version"
@@ -99,39 +102,50 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 nisshi_args=(--locked --no-default-features --features postgres)
 rust_minor=$(rustc --version | cut -d' ' -f2 | cut -d. -f2)
 [ "$rust_minor" -ge 96 ] || nisshi_args+=(--ignore-rust-version)
-cargo_install nisshi 0.8.1 nisshi "${nisshi_args[@]}"
+cargo_install nisshi 0.8.1 nisshi 11 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
 # The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
 # pins (not --locked: its lockfile wants crates this registry lacks).
-cargo_install trunk 0.21.14 trunk --locked
-cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen
-# The dependencies' advisories, licences and sources (deny.toml), in `task test`.
-cargo_install cargo-deny 0.20.2 cargo-deny --locked
+cargo_install trunk 0.21.14 trunk 20 "builds the web app" --locked
+cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 6 "the web app's JavaScript bindings"
 
 # wasm-opt (binaryen, from npm: Debian's is too old) and Playwright, for web/.
 # Playwright never downloads a browser here: the tests drive Debian's Chromium.
 web=$(cd "$(dirname "$0")/../web" && pwd)
 if [ ! -x "$web/node_modules/.bin/wasm-opt" ] || [ ! -d "$web/node_modules/@playwright/test" ] \
    || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
-  say "installing the web app's npm tools (binaryen, Playwright)"
+  say "installing the web app's npm tools (binaryen's wasm-opt shrinks the web app; Playwright drives the browser tests; under a minute)"
   (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 ok "$("$web/node_modules/.bin/wasm-opt" --version), playwright $(cd "$web" && node -p 'require("@playwright/test/package.json").version')"
 
-# The manifest and workflow checks: schemas from npm and PyPI; the local
-# OpenID Provider (oidc-provider, pinned in local/oidc/package-lock.json).
+# The local OpenID Provider (oidc-provider, pinned in local/oidc/package-lock.json).
 root=$(cd "$(dirname "$0")/.." && pwd)
-for dir in local/oidc knative/check .github/check; do
-  if [ ! -d "$root/$dir/node_modules" ] || [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules/.package-lock.json" ]; then
-    say "installing the npm tools of $dir"
-    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+npm_tools() { # folder why
+  if [ ! -d "$root/$1/node_modules" ] || [ "$root/$1/package-lock.json" -nt "$root/$1/node_modules/.package-lock.json" ]; then
+    say "installing the npm packages of $1: $2 (under a minute)"
+    (cd "$root/$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
-done
+}
+npm_tools local/oidc "the OpenID Provider people sign in with"
+[ "$mode" = --test ] || exit 0
+
+# What only the tests need.
+if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
+  say "adding clippy and rustfmt to the Rust toolchain (the lints; under a minute)"
+  rustup component add clippy rustfmt
+fi
+ok "$(/usr/bin/chromium --version 2>/dev/null)"
+# The dependencies' advisories, licences and sources (deny.toml).
+cargo_install cargo-deny 0.20.2 cargo-deny 10 "checks the dependencies against deny.toml" --locked
+# The manifest and workflow checks: schemas from npm and PyPI.
+npm_tools knative/check "the Knative manifests' schemas"
+npm_tools .github/check "the GitHub Actions schema"
 if [ "$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p')" != 1.31.0 ]; then
-  say "installing kubernetes-validate (PyPI)"
+  say "installing kubernetes-validate (PyPI): the manifests' Kubernetes schemas (under a minute)"
   python3 -m pip install --quiet kubernetes-validate==1.31.0
 fi
 if [ "$(python3 -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" != 4.32.5 ]; then
-  say "installing schemathesis (PyPI), for the API's generated-input tests"
+  say "installing schemathesis (PyPI): the API's generated-input tests (under a minute)"
   python3 -m pip install --quiet schemathesis==4.32.5
 fi
 ok "kubectl $(kubectl version --client 2>/dev/null | head -1 | sed 's/Client Version: //'), kubernetes-validate 1.31.0, schemathesis 4.32.5"
