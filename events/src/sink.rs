@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cloudevents::Event;
 use cloudevents::binding::reqwest::RequestBuilderExt;
+use task_core::config::ConfigError;
 
 use crate::cloudevent::{TRACEPARENT, string_extension};
 
@@ -50,6 +51,23 @@ impl EventSink {
         Self {
             client,
             url: url.into(),
+        }
+    }
+
+    /// The sink at setting `name`'s URL, which must be http(s).
+    pub fn from_setting(
+        name: &'static str,
+        url: String,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(Self::new(url, timeout))
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value: url,
+                reason: "must be an http:// or https:// URL".into(),
+            })
         }
     }
 

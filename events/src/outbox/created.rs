@@ -1,4 +1,5 @@
-//! Creates in one statement: the tasks and their `task.created` events go in
+//! Creates in one statement, the only write to `tasks` outside
+//! `TaskRepository`: the tasks and their `task.created` events go in
 //! together, in the statement's own transaction. One round trip to the
 //! database instead of four (BEGIN, the tasks, the events, COMMIT): a lone
 //! create is bound by that wait (pgbench, one connection: 0.70–0.92 ms

@@ -6,7 +6,9 @@
 //! deliveries recorded together in `record.rs`, with the SQL in
 //! `AuditLog::record_all`
 //! (`functions/task-core/src/audit_log.rs`); the manifests in
-//! `knative/base/functions/audit.yaml` and `knative/base/eventing/trigger.yaml`.
+//! `knative/base/functions/audit.yaml` and `knative/base/eventing/trigger.yaml`;
+//! the tests in `tests/` (`api.rs` the deliveries, `provenance.rs` the
+//! actor checks).
 
 pub mod handler;
 pub mod provenance;

@@ -5,7 +5,7 @@
 //! and `::owners` (`functions/task-core/src/repository.rs`, the counters
 //! tables) and, for `q`,
 //! `functions/task-core/src/search/counts.rs`; the manifest in
-//! `knative/base/functions/count-tasks.yaml`.
+//! `knative/base/functions/count-tasks.yaml`; the tests in `tests/api.rs`.
 
 pub mod handler;
 pub mod owners;

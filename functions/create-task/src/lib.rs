@@ -4,9 +4,11 @@
 //! each batch one statement that inserts the tasks and their events
 //! (`Outbox::create_tasks`, `events/src/outbox/created.rs`); the event
 //! (`task.created`) in `events/src/payloads.rs`, sent by
-//! `events/src/publisher.rs`
+//! `events/src/publisher/`
 //! (catalogue: `events/README.md`); the manifest in
-//! `knative/base/functions/create-task.yaml`.
+//! `knative/base/functions/create-task.yaml`; the tests in `tests/`
+//! (`api.rs` the answers, `events.rs` what each create sends, `queue.rs`
+//! the group commit).
 
 pub mod handler;
 pub mod queue;

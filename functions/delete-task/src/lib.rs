@@ -2,9 +2,10 @@
 //!
 //! Where its parts live: the SQL in `TaskRepository::delete`
 //! (`functions/task-core/src/repository.rs`); the event (`task.deleted`) in
-//! `events/src/payloads.rs`, stored and sent by `events/src/publisher.rs`
+//! `events/src/payloads.rs`, stored and sent by `events/src/publisher/`
 //! (catalogue: `events/README.md`); the manifest in
-//! `knative/base/functions/delete-task.yaml`.
+//! `knative/base/functions/delete-task.yaml`; the tests in `tests/`
+//! (`api.rs` the answers, `events.rs` what each delete sends).
 
 pub mod handler;
 

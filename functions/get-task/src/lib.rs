@@ -2,7 +2,10 @@
 //!
 //! Where its parts live: the SQL in `TaskRepository::find`
 //! (`functions/task-core/src/repository.rs`); the manifest in
-//! `knative/base/functions/get-task.yaml`.
+//! `knative/base/functions/get-task.yaml`; the tests in `tests/` (`api.rs`
+//! the answers, `keys.rs` the provider's keys, `lambda.rs` the same Router
+//! under API Gateway's events; the Lambda runtime itself runs in
+//! `local/stack/tests/lambda.rs`).
 
 pub mod handler;
 

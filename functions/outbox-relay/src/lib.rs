@@ -5,7 +5,8 @@
 //!
 //! Where its parts live: the SQL in `events/src/outbox/` (`ledger.rs`: claims,
 //! retries, parking); the manifests in `knative/base/functions/outbox-relay.yaml`
-//! and `knative/base/eventing/ping-source.yaml`.
+//! and `knative/base/eventing/ping-source.yaml`; the tests in `tests/relay.rs`
+//! (and, against a real broker, `local/broker/tests/`).
 
 pub mod handler;
 pub mod relay;

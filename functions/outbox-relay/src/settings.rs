@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use task_core::config::{ConfigError, millis, required, setting};
 use task_events::outbox::RetryPolicy;
-use task_events::publisher::check_url;
 use task_events::sink::EventSink;
 
 /// Where and how the relay sends, and how it reconciles the outbox with the audit log.
@@ -62,7 +61,7 @@ impl RelaySettings {
             });
         }
         Ok(Self {
-            sink: EventSink::new(check_url("K_SINK", url)?, timeout),
+            sink: EventSink::from_setting("K_SINK", url, timeout)?,
             batch_size: setting(&lookup, "OUTBOX_RELAY_BATCH_SIZE", 100)?,
             min_age: millis("OUTBOX_RELAY_MIN_AGE_MS", 10_000)?,
             budget: millis("OUTBOX_RELAY_BUDGET_MS", 20_000)?,

@@ -1,4 +1,9 @@
-//! All SQL on the `tasks` table, checked against the schema at compile time.
+//! The SQL on the `tasks` table, checked against the schema at compile time:
+//! every read, and the writes of updates and deletes (run in the caller's
+//! transaction with the outbox row of their event). The one exception is
+//! the create: it inserts the tasks and their events in a single statement,
+//! which lives with the outbox it writes (`Outbox::create_tasks`,
+//! `events/src/outbox/created.rs`).
 //!
 //! Every read is scoped by owner, explicitly: `owner` is the user whose
 //! tasks the caller may see, or `None` for an admin, who sees every user's

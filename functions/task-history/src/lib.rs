@@ -3,7 +3,7 @@
 //! Where its parts live: the page parameters in
 //! `functions/task-core/src/history.rs`; the SQL in `AuditLog::history`
 //! (`functions/task-core/src/audit_log.rs`); the manifest in
-//! `knative/base/functions/task-history.yaml`.
+//! `knative/base/functions/task-history.yaml`; the tests in `tests/api.rs`.
 
 pub mod handler;
 

@@ -7,7 +7,8 @@
 //! Where its parts live: the deliveries in `receive.rs` (read with
 //! `events/src/delivery.rs`, as the audit function reads them); the manifest
 //! in `knative/base/functions/task-stream.yaml` (why one replica, and the
-//! timeouts' arithmetic); the web app's reader in `web/src/live/`. It uses
+//! timeouts' arithmetic); the web app's reader in `web/src/live/`; the
+//! tests in `tests/stream.rs` (and, in a browser, `web/e2e/updates.spec.mjs`). It uses
 //! no SQL: a page reads what a change did from the API, so it shows what the
 //! database holds whatever an event claims.
 

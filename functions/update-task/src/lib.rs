@@ -3,8 +3,9 @@
 //! Where its parts live: the SQL in `TaskRepository::find_for_update` and
 //! `::update` (`functions/task-core/src/repository.rs`); the event
 //! (`task.updated`) in `events/src/payloads.rs`, stored and sent by
-//! `events/src/publisher.rs` (catalogue: `events/README.md`); the manifest in
-//! `knative/base/functions/update-task.yaml`.
+//! `events/src/publisher/` (catalogue: `events/README.md`); the manifest in
+//! `knative/base/functions/update-task.yaml`; the tests in `tests/`
+//! (`api.rs` the answers, `events.rs` what each change sends).
 
 pub mod handler;
 

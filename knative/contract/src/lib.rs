@@ -5,6 +5,10 @@
 //!   cluster's copy is committed as `knative/base/edge-router/nginx.conf`
 //!   (`task knative:generate`); the local stack renders its own with the
 //!   same generator.
+//! - [`manifests`] and [`filter`]: the eventing manifests (Brokers, their
+//!   config, Triggers with their delivery rules and filters, KafkaSinks)
+//!   read from the YAML files; the local broker (`local/broker`) acts on
+//!   them exactly as the cluster's broker would.
 //! - [`images`]: the images the build produces, which the manifests name.
 //!
 //! Its tests render every overlay with `kubectl kustomize` and check the
@@ -12,4 +16,6 @@
 //! network policies, the database connection budget, probes, secrets).
 
 pub mod edge_router;
+pub mod filter;
 pub mod images;
+pub mod manifests;

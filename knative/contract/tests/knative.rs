@@ -16,8 +16,8 @@ use cloudevents::{EventBuilder, EventBuilderV10};
 use common::{NAMESPACE, OVERLAYS, knative_dir, render, str_at};
 use knative_contract::edge_router::{GatewayConfig, SIGN_IN_PATH};
 use knative_contract::images::built_images;
-use local_broker::filter::matches_all;
-use local_broker::manifests::Manifests;
+use knative_contract::filter::matches_all;
+use knative_contract::manifests::Manifests;
 use serde_norway::Value;
 use task_core::auth::AuthConfig;
 use task_core::routes::{

@@ -27,9 +27,9 @@ use task_events::sink::{EventSink, SendError};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::BrokerError;
-use crate::filter::matches_all;
+use knative_contract::filter::matches_all;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
-use crate::manifests::{Destination, Trigger};
+use knative_contract::manifests::{Destination, Trigger};
 use crate::progress::Progress;
 
 /// Deliveries one partition's lane (or an unordered Trigger) may have in

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::manifests::ManifestError;
+use knative_contract::manifests::ManifestError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use local_broker::dispatcher::{Resolver, Target, TriggerDispatch};
 use local_broker::error::BrokerError;
 use local_broker::kafka::{broker_topic, dead_letter_topic, ensure_topic, producer_config};
-use local_broker::manifests::Manifests;
+use knative_contract::manifests::Manifests;
 use local_broker::receiver::{Receiver, router};
 use rdkafka::producer::FutureProducer;
 use task_events::sink::EventSink;

@@ -193,7 +193,7 @@ impl OidcProvider {
 pub fn provider_dir() -> PathBuf {
     std::env::var_os("OIDC_PROVIDER_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../local/oidc"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../oidc"))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, OidcError> {

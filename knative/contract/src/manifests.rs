@@ -1,6 +1,6 @@
-//! The Knative objects the local broker acts on, read from the very YAML files
-//! deployed to the cluster: Brokers, their `kafka-broker-config`, Triggers and
-//! KafkaSinks.
+//! The Knative eventing objects, read from the very YAML files deployed to
+//! the cluster: Brokers, their `kafka-broker-config`, Triggers and
+//! KafkaSinks. The local broker acts on them; the tests here check them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
