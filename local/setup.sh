@@ -102,11 +102,12 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 nisshi_args=(--locked --no-default-features --features postgres)
 rust_minor=$(rustc --version | cut -d' ' -f2 | cut -d. -f2)
 [ "$rust_minor" -ge 96 ] || nisshi_args+=(--ignore-rust-version)
-cargo_install nisshi 0.8.1 nisshi 11 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
+cargo_install nisshi 0.8.1 nisshi 10 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
 # The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
 # pins (not --locked: its lockfile wants crates this registry lacks).
-cargo_install trunk 0.21.14 trunk 20 "builds the web app" --locked
-cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 6 "the web app's JavaScript bindings"
+# Without its update check (it would ask crates.io at every build).
+cargo_install trunk 0.21.14 trunk 5 "builds the web app" --locked --no-default-features --features rustls
+cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 2 "the web app's JavaScript bindings"
 
 # wasm-opt (binaryen, from npm: Debian's is too old) and Playwright, for web/.
 # Playwright never downloads a browser here: the tests drive Debian's Chromium.
@@ -144,6 +145,13 @@ if [ "$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version
   say "installing kubernetes-validate (PyPI): the manifests' Kubernetes schemas (under a minute)"
   python3 -m pip install --quiet kubernetes-validate==1.31.0
 fi
+# cargo-lambda's own release (the PyPI wheel ships its binary): the Lambda
+# runtime emulator that local/stack/tests/lambda.rs serves functions through.
+if ! cargo lambda --version 2>/dev/null | grep -F 1.9.2 >/dev/null; then
+  say "installing cargo-lambda 1.9.2 (PyPI): the AWS Lambda runtime emulator of the Lambda test (under a minute)"
+  python3 -m pip install --quiet cargo-lambda==1.9.2
+fi
+ok "$(cargo lambda --version)"
 if [ "$(python3 -m pip show schemathesis 2>/dev/null | sed -n 's/^Version: //p')" != 4.32.5 ]; then
   say "installing schemathesis (PyPI): the API's generated-input tests (under a minute)"
   python3 -m pip install --quiet schemathesis==4.32.5

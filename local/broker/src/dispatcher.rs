@@ -27,10 +27,10 @@ use task_events::sink::{EventSink, SendError};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::BrokerError;
-use knative_contract::filter::matches_all;
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
-use knative_contract::manifests::{Destination, Trigger};
 use crate::progress::Progress;
+use knative_contract::filter::matches_all;
+use knative_contract::manifests::{Destination, Trigger};
 
 /// Deliveries one partition's lane (or an unordered Trigger) may have in
 /// flight at once; an ordered Trigger has at most one per partition key. The
