@@ -25,7 +25,7 @@ impl TaskChange<'_> {
 
     /// Stores `event`, made by `actor`, in the outbox, commits it with the
     /// change, and leaves the sending to the background: the caller answers
-    /// at once. Runs to the end even if the caller is dropped (its client
+    /// as soon as the send has a slot. Runs to the end even if the caller is dropped (its client
     /// went away): a commit that went through always schedules its send,
     /// rather than leaving the event to the relay, seconds later.
     pub async fn commit(
@@ -39,13 +39,15 @@ impl TaskChange<'_> {
         let work = async move {
             let outbox_id = Outbox::enqueue(&mut tx, &cloudevent).await?;
             tx.commit().await?;
-            publisher.committed(
-                &state,
-                event.task(),
-                event.event_type(),
-                outbox_id,
-                cloudevent,
-            );
+            publisher
+                .committed(
+                    &state,
+                    event.task(),
+                    event.event_type(),
+                    outbox_id,
+                    cloudevent,
+                )
+                .await;
             Ok(())
         };
         match self.state.background.spawn(work).await {
@@ -54,4 +56,3 @@ impl TaskChange<'_> {
         }
     }
 }
-

@@ -2,8 +2,8 @@
 //! as one unit of work ([`TaskChange`] for updates and deletes,
 //! [`EventPublisher::create_tasks`] for creates, one statement each batch).
 //! The event is stored in the outbox in the change's own transaction; once
-//! that commits the function answers, and the event is sent afterwards, in
-//! the background, within a bound ([`sends`]). What is not sent then (the
+//! that commits and the send has a slot the function answers, and the event
+//! is sent afterwards, in the background, within a bound ([`sends`]). What is not sent then (the
 //! sink down or slow, the function stopping) the outbox relay sends later.
 
 mod change;
@@ -114,24 +114,23 @@ impl EventPublisher {
             .map(|create| unnumbered_created(self.function, create.creator, create.traceparent))
             .collect();
         let created = Outbox::create_tasks(state.tasks.pool(), &new_tasks, &unnumbered).await?;
-        Ok(created
-            .into_iter()
-            .map(|created| {
-                let (task, outbox_id) = (created.task, created.outbox_id);
-                self.committed(
-                    state,
-                    &task,
-                    TaskEventType::Created,
-                    outbox_id,
-                    created.event,
-                );
-                task
-            })
-            .collect())
+        let mut tasks = Vec::with_capacity(created.len());
+        for created in created {
+            self.committed(
+                state,
+                &created.task,
+                TaskEventType::Created,
+                created.outbox_id,
+                created.event,
+            )
+            .await;
+            tasks.push(created.task);
+        }
+        Ok(tasks)
     }
 
     /// A committed change: logged, and its event sent in the background.
-    fn committed(
+    async fn committed(
         &self,
         state: &AppState,
         task: &Task,
@@ -147,13 +146,15 @@ impl EventPublisher {
             "task changed"
         );
         if let Some(sends) = &self.sends {
-            sends.send_later(
-                state.tasks.pool(),
-                &state.background,
-                outbox_id,
-                task.id,
-                cloudevent,
-            );
+            sends
+                .send_later(
+                    state.tasks.pool(),
+                    &state.background,
+                    outbox_id,
+                    task.id,
+                    cloudevent,
+                )
+                .await;
         }
     }
 

@@ -273,8 +273,9 @@ async fn a_change_whose_client_went_away_during_the_commit_is_still_sent() {
     assert_eq!(db.count_unsent_events().await, 0);
 }
 
-/// Past `EVENT_SENDS_HELD` sends under way, an event is not queued in
-/// memory: it waits in the outbox for the relay, never sent by the function.
+/// Past `EVENT_SENDS_HELD` sends under way, and none done within the wait,
+/// an event is not queued in memory: it waits in the outbox for the relay,
+/// never sent by the function.
 #[tokio::test]
 async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
     let sink = SinkMock::slow(Duration::from_secs(1)).await;
@@ -300,4 +301,30 @@ async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
         1,
         "it waits for the relay"
     );
+}
+
+/// A create that finds every send slot taken waits for one rather than
+/// leave its event to the relay: under a burst the function goes at the
+/// event path's pace, and sends its events itself.
+#[tokio::test]
+async fn a_create_waits_for_a_send_slot_that_comes_free() {
+    let sink = SinkMock::slow(Duration::from_millis(200)).await;
+    let url = sink.url();
+    let events = task_events::publisher::EventPublisher::from_lookup(
+        create_task::FUNCTION,
+        |name| match name {
+            "K_SINK" => Some(url.clone()),
+            "EVENT_SENDS_HELD" => Some("1".into()),
+            _ => None,
+        },
+    )
+    .unwrap();
+    let app = TestApp::spawn(create_task::FUNCTION, create_task::router(events)).await;
+    for title in ["one", "two", "three"] {
+        let body = format!(r#"{{"title":"{title}"}}"#);
+        assert_eq!(create(&app, &body).await.status(), 201);
+    }
+    app.settle().await;
+    assert_eq!(sink.events().await.len(), 3, "each sent by the function");
+    assert_eq!(app.db.count_unsent_events().await, 0);
 }
