@@ -137,7 +137,7 @@ if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 
 fi
 ok "$(/usr/bin/chromium --version 2>/dev/null)"
 # The dependencies' advisories, licences and sources (deny.toml).
-cargo_install cargo-deny 0.20.2 cargo-deny 10 "checks the dependencies against deny.toml" --locked
+cargo_install cargo-deny 0.20.2 cargo-deny 2 "checks the dependencies against deny.toml" --locked
 # The manifest and workflow checks: schemas from npm and PyPI.
 npm_tools knative/check "the Knative manifests' schemas"
 npm_tools .github/check "the GitHub Actions schema"

@@ -186,7 +186,7 @@ async fn unaudited(bench: &Bench) -> anyhow::Result<i64> {
 
 /// Creates at [`BURST`], then how long after the last the audit log holds
 /// them all, and how many the write function left to the relay.
-async fn burst(bench: &Bench) -> anyhow::Result<Burst> {
+pub async fn burst(bench: &Bench) -> anyhow::Result<Burst> {
     back_to_seeded(bench).await?;
     let (connections, seconds) = BURST;
     let relay_log = RelayLog(Some(bench.root.join("target/bench/bench-stack.log")));

@@ -59,6 +59,11 @@ struct Args {
     /// printed (bench/results.* are left as they are).
     #[arg(long, group = "only")]
     only_event_path: bool,
+    /// Only the burst of creates of the event path (on an empty topic) and
+    /// how soon the audit log catches up, printed (bench/results.* are left
+    /// as they are).
+    #[arg(long, group = "only")]
+    only_burst: bool,
     /// Only the live-update streams (1,000 open through the gateway),
     /// printed (bench/results.* are left as they are).
     #[arg(long, group = "only")]
@@ -159,6 +164,11 @@ async fn main() -> anyhow::Result<()> {
     if args.only_event_path {
         let event_path = event_path::measure(&bench).await?;
         println!("{}", serde_json::to_string_pretty(&event_path)?);
+        return Ok(());
+    }
+    if args.only_burst {
+        let burst = event_path::burst(&bench).await?;
+        println!("{}", serde_json::to_string_pretty(&burst)?);
         return Ok(());
     }
     if args.only_live_streams {
