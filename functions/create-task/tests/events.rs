@@ -273,18 +273,15 @@ async fn a_change_whose_client_went_away_during_the_commit_is_still_sent() {
     assert_eq!(db.count_unsent_events().await, 0);
 }
 
-/// Past `EVENT_SENDS_HELD` sends under way, and none done within the wait,
-/// an event is not queued in memory: it waits in the outbox for the relay,
-/// never sent by the function.
-#[tokio::test]
-async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
-    let sink = SinkMock::slow(Duration::from_secs(1)).await;
+/// Three creates, one after the other, by a create-task that may hold
+/// `held` sends at once, to `sink`; the app once they are all answered.
+async fn three_creates_holding(sink: &SinkMock, held: &str) -> TestApp {
     let url = sink.url();
     let events = task_events::publisher::EventPublisher::from_lookup(
         create_task::FUNCTION,
         |name| match name {
             "K_SINK" => Some(url.clone()),
-            "EVENT_SENDS_HELD" => Some("2".into()),
+            "EVENT_SENDS_HELD" => Some(held.into()),
             _ => None,
         },
     )
@@ -295,6 +292,16 @@ async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
         assert_eq!(create(&app, &body).await.status(), 201);
     }
     app.settle().await;
+    app
+}
+
+/// Past `EVENT_SENDS_HELD` sends under way, and none done within the wait,
+/// an event is not queued in memory: it waits in the outbox for the relay,
+/// never sent by the function.
+#[tokio::test]
+async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
+    let sink = SinkMock::slow(Duration::from_secs(1)).await;
+    let app = three_creates_holding(&sink, "2").await;
     assert_eq!(sink.events().await.len(), 2, "the third was never sent");
     assert_eq!(
         app.db.count_unsent_events().await,
@@ -309,22 +316,7 @@ async fn past_the_sends_it_may_hold_a_function_leaves_events_to_the_relay() {
 #[tokio::test]
 async fn a_create_waits_for_a_send_slot_that_comes_free() {
     let sink = SinkMock::slow(Duration::from_millis(200)).await;
-    let url = sink.url();
-    let events = task_events::publisher::EventPublisher::from_lookup(
-        create_task::FUNCTION,
-        |name| match name {
-            "K_SINK" => Some(url.clone()),
-            "EVENT_SENDS_HELD" => Some("1".into()),
-            _ => None,
-        },
-    )
-    .unwrap();
-    let app = TestApp::spawn(create_task::FUNCTION, create_task::router(events)).await;
-    for title in ["one", "two", "three"] {
-        let body = format!(r#"{{"title":"{title}"}}"#);
-        assert_eq!(create(&app, &body).await.status(), 201);
-    }
-    app.settle().await;
+    let app = three_creates_holding(&sink, "1").await;
     assert_eq!(sink.events().await.len(), 3, "each sent by the function");
     assert_eq!(app.db.count_unsent_events().await, 0);
 }

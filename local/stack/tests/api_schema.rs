@@ -7,26 +7,18 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use local_stack::launch::Launch;
 
+mod common;
+
 #[tokio::test]
 async fn the_api_keeps_its_openapi_document_under_generated_input() {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stack"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
     let running = Launch {
-        bin_dir,
-        web_dir: None,
-        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
-        relay_interval: Duration::from_secs(2),
-        log_file: None,
-        trigger_retry: None,
         // Live-update streams end after a second, so each request for one
         // gets its whole answer.
         env: vec![("STREAM_MAX_SECONDS".into(), "1".into())],
+        ..common::launch()
     }
     .start()
     .expect("the stack starts");

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use local_stack::function_env::function_env;
-use local_stack::launch::Launch;
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use servers::ports::free_ports;
@@ -97,21 +98,8 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, String, Value) {
 
 #[tokio::test]
 async fn a_read_and_a_write_answer_under_the_lambda_runtime_as_on_knative() {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stack"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let running = Launch {
-        bin_dir: bin_dir.clone(),
-        web_dir: None,
-        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
-        relay_interval: Duration::from_secs(2),
-        log_file: None,
-        trigger_retry: None,
-        env: Vec::new(),
-    }
-    .start()
-    .expect("the stack starts");
+    let bin_dir = common::bin_dir();
+    let running = common::launch().start().expect("the stack starts");
     let stack = &running.stack;
     let auth = stack.auth.function_env();
     let env = |function| function_env(function, 0, &stack.database_url, &stack.broker_url, &auth);

@@ -4,11 +4,9 @@
 //! stack's own addresses in place of the defaults and `task token` as the
 //! `stack token` it runs, and curl fails on an HTTP error.
 
-use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use local_stack::launch::Launch;
+mod common;
 
 const README: &str = include_str!("../../../README.md");
 
@@ -49,21 +47,8 @@ fn the_readme_starts_with_the_two_commands() {
 
 #[tokio::test]
 async fn every_command_the_readme_shows_works_on_a_running_stack() {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stack"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let running = Launch {
-        bin_dir: bin_dir.clone(),
-        web_dir: None,
-        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
-        relay_interval: Duration::from_secs(2),
-        log_file: None,
-        trigger_retry: None,
-        env: Vec::new(),
-    }
-    .start()
-    .expect("the stack starts");
+    let bin_dir = common::bin_dir();
+    let running = common::launch().start().expect("the stack starts");
     let stack = &running.stack;
     let token_command = format!(
         "{} --state-dir {} token ",

@@ -3,29 +3,16 @@
 //! the gateway, as a user signed in through the provider.
 //! Needs the function binaries: `task test` builds them first.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use local_stack::launch::{Launch, RunningStack};
 use local_stack::stack_file::StackFile;
 use serde_json::{Value, json};
 use task_core::routes::{Access, FUNCTIONS, ROUTES};
-
-fn bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_stack"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    for function in FUNCTIONS.iter().chain(&["broker"]) {
-        assert!(
-            dir.join(function).exists(),
-            "{function} is not built in {}; run `cargo build --workspace --bins` first",
-            dir.display()
-        );
-    }
-    dir
-}
 
 fn stack_command(state_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stack"));
@@ -35,13 +22,8 @@ fn stack_command(state_dir: &Path) -> Command {
 
 fn start_stack(log_file: &Path) -> RunningStack {
     Launch {
-        bin_dir: bin_dir(),
-        web_dir: None,
-        manifests: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knative/base"),
-        relay_interval: Duration::from_secs(2),
         log_file: Some(log_file.to_path_buf()),
-        trigger_retry: None,
-        env: Vec::new(),
+        ..common::launch()
     }
     .start()
     .expect("the stack starts")
