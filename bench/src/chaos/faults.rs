@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use local_stack::admin::{Action, AdminClient};
@@ -58,10 +58,30 @@ pub struct Injector {
     pub pool: PgPool,
     pub load: Arc<Load>,
     pub audit_url: String,
+    pub relay_url: String,
     pub client: reqwest::Client,
 }
 
 impl Injector {
+    /// Runs the outbox relay once, as its timer does, once the run under
+    /// way (if any) has ended: a 202 means one was, a 200 that this one ran
+    /// to its end. Gives up after 30 s.
+    pub async fn relay_run(&self) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            let ran = self
+                .client
+                .post(format!("{}/", self.relay_url.trim_end_matches('/')))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
+            if ran {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn inject(&self, fault: &Fault) -> anyhow::Result<Injected> {
         let mut injected = Injected::default();
         match fault {

@@ -123,6 +123,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         pool: pool.clone(),
         load: load.clone(),
         audit_url: stack.functions["audit"].clone(),
+        relay_url: stack.functions["outbox-relay"].clone(),
         client: reqwest::Client::new(),
     };
 
@@ -210,6 +211,10 @@ async fn run_faults(
             )),
             None => say(&format!("  NOT converged within {limit:?}")),
         }
+        // A relay run under way at convergence logs what it requeued when it
+        // ends: let it end, and one more run, so that this fault's re-sends
+        // are counted here and not against the next fault.
+        injector.relay_run().await;
         phases.push(Phase {
             name: step.name,
             injected,
