@@ -1,7 +1,7 @@
 //! Child processes that never outlive the process that started them.
 
 use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::process::{Child, Command};
 
 use nix::sys::signal::Signal;
 
@@ -15,5 +15,16 @@ pub fn stop_with_parent(command: &mut Command, signal: Signal) {
     unsafe {
         command
             .pre_exec(move || nix::sys::prctl::set_pdeathsig(signal).map_err(std::io::Error::from));
+    }
+}
+
+/// A child process killed (and reaped) when this is dropped: a test's
+/// servers end with the test, even one that failed half-way.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

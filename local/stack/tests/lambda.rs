@@ -7,36 +7,28 @@
 //! path): both must answer alike, and the Lambda create's event must reach
 //! the audit log.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
 use local_stack::function_env::function_env;
 use nix::sys::signal::Signal;
+use reqwest::Method;
 use serde_json::{Value, json};
-use servers::ports::free_ports;
-use servers::process::stop_with_parent;
-
-/// A process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use servers::ports::{free_port, wait_listening};
+use servers::process::{Running, stop_with_parent};
 
 /// `function`'s binary serving invocations from its own emulator; returns
 /// the emulator's function URL.
 fn lambda(
     bin_dir: &Path,
     function: &str,
-    env: std::collections::BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
 ) -> (String, Running, Running) {
-    let port = free_ports(1).expect("a free port");
+    let port = free_port().expect("a free port");
     let mut emulator = Command::new("cargo");
     emulator
         .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
@@ -52,14 +44,8 @@ fn lambda(
     );
     // The function asks the runtime API for its first invocation at once,
     // and exits if nothing listens yet.
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "cargo lambda watch did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(&format!("127.0.0.1:{port}"), Duration::from_secs(30))
+        .expect("cargo lambda watch listens");
     let mut binary = Command::new(bin_dir.join(function));
     binary
         .envs(env)
@@ -80,8 +66,32 @@ fn lambda(
     )
 }
 
-/// A contract case: its request, to a base URL.
-type Case<'a> = Box<dyn Fn(&str) -> reqwest::RequestBuilder + 'a>;
+/// A contract case: a request, sent to the Lambda function that serves it
+/// and through the gateway.
+struct Case<'a> {
+    name: &'a str,
+    lambda_url: &'a str,
+    method: Method,
+    path: String,
+    token: Option<&'a str>,
+    /// Sent as `application/json`.
+    body: Option<&'a str>,
+}
+
+impl Case<'_> {
+    fn request(&self, client: &reqwest::Client, base: &str) -> reqwest::RequestBuilder {
+        let mut request = client.request(self.method.clone(), format!("{base}{}", self.path));
+        if let Some(token) = self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = self.body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        request
+    }
+}
 
 /// Status, content type and JSON body of an answer.
 async fn answer(request: reqwest::RequestBuilder) -> (u16, String, Value) {
@@ -115,15 +125,14 @@ async fn a_read_and_a_write_answer_under_the_lambda_runtime_as_on_knative() {
         .unwrap();
 
     let gateway = &stack.gateway_url;
-    let create = |base: &str, token: &str, body: Value| {
+    let create = |base: &str, title: &str| {
         client
             .post(format!("{base}/api/tasks"))
-            .bearer_auth(token)
-            .json(&body)
+            .bearer_auth(&alice)
+            .json(&json!({ "title": title }))
     };
     // A create through Lambda, and the same through the gateway.
-    let (status, content_type, task) =
-        answer(create(&create_url, &alice, json!({"title": "via Lambda"}))).await;
+    let (status, content_type, task) = answer(create(&create_url, "via Lambda")).await;
     assert_eq!(
         (status, content_type.as_str()),
         (201, "application/json"),
@@ -131,76 +140,54 @@ async fn a_read_and_a_write_answer_under_the_lambda_runtime_as_on_knative() {
     );
     assert_eq!(task["title"], "via Lambda");
     let id = task["id"].as_i64().unwrap();
-    let (status, _, _) = answer(create(gateway, &alice, json!({"title": "via Knative"}))).await;
+    let (status, _, _) = answer(create(gateway, "via Knative")).await;
     assert_eq!(status, 201);
 
-    // The contract cases, each sent both ways: to the Lambda function that
-    // serves it (get-task's or create-task's URL) and through the gateway.
-    let cases: Vec<(&str, &str, Case)> = vec![
-        (
-            "alice reads her task",
-            &get_url,
-            Box::new(|base: &str| {
-                client
-                    .get(format!("{base}/api/tasks/{id}"))
-                    .bearer_auth(&alice)
-            }),
-        ),
-        (
+    let task_path = format!("/api/tasks/{id}");
+    let read = |name, path: &str, token| Case {
+        name,
+        lambda_url: &get_url,
+        method: Method::GET,
+        path: path.to_string(),
+        token,
+        body: None,
+    };
+    let write = |name, body| Case {
+        name,
+        lambda_url: &create_url,
+        method: Method::POST,
+        path: "/api/tasks".to_string(),
+        token: Some(&alice),
+        body: Some(body),
+    };
+    let cases = [
+        read("alice reads her task", &task_path, Some(&alice)),
+        read(
             "bob reads alice's task: 404, as a missing one",
-            &get_url,
-            Box::new(|base: &str| {
-                client
-                    .get(format!("{base}/api/tasks/{id}"))
-                    .bearer_auth(&bob)
-            }),
+            &task_path,
+            Some(&bob),
         ),
-        (
-            "no token",
-            &get_url,
-            Box::new(|base: &str| client.get(format!("{base}/api/tasks/{id}"))),
-        ),
-        (
-            "a bad id",
-            &get_url,
-            Box::new(|base: &str| {
-                client
-                    .get(format!("{base}/api/tasks/abc"))
-                    .bearer_auth(&alice)
-            }),
-        ),
-        (
-            "a blank title",
-            &create_url,
-            Box::new(|base: &str| create(base, &alice, json!({"title": "  "}))),
-        ),
-        (
-            "not JSON",
-            &create_url,
-            Box::new(|base: &str| {
-                client
-                    .post(format!("{base}/api/tasks"))
-                    .bearer_auth(&alice)
-                    .header("content-type", "application/json")
-                    .body("{")
-            }),
-        ),
+        read("no token", &task_path, None),
+        read("a bad id", "/api/tasks/abc", Some(&alice)),
+        write("a blank title", r#"{"title": "  "}"#),
+        write("not JSON", "{"),
     ];
-    for (case, lambda_url, request) in &cases {
-        let via_lambda = answer(request(lambda_url)).await;
-        let via_knative = answer(request(gateway)).await;
+    for case in &cases {
+        let via_lambda = answer(case.request(&client, case.lambda_url)).await;
+        let via_knative = answer(case.request(&client, gateway)).await;
+        let name = case.name;
         println!(
-            "{case}: Lambda {} {}, Knative {} {}",
+            "{name}: Lambda {} {}, Knative {} {}",
             via_lambda.0, via_lambda.1, via_knative.0, via_knative.1
         );
         assert_eq!(
             (via_lambda.0, &via_lambda.1),
             (via_knative.0, &via_knative.1),
-            "{case}: {} / {}",
+            "{name}: {} / {}",
             via_lambda.2,
             via_knative.2
         );
-        assert_eq!(via_lambda.2, via_knative.2, "{case}: the same body");
+        assert_eq!(via_lambda.2, via_knative.2, "{name}: the same body");
     }
 
     // The Lambda create's event reached the audit log through the broker.

@@ -4,20 +4,11 @@
 #![allow(dead_code)] // each test file uses its own part of this
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-/// A process killed when the test ends.
-pub struct Running(pub Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use servers::process::Running;
 
 /// A fresh namespace per test: its own topic and consumer groups on the
 /// shared Kafka broker.
