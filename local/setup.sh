@@ -105,7 +105,8 @@ rust_minor=$(rustc --version | cut -d' ' -f2 | cut -d. -f2)
 cargo_install nisshi 0.8.1 nisshi 10 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
 # The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
 # pins (not --locked: its lockfile wants crates this registry lacks).
-# Without its update check (it would ask crates.io at every build).
+# Without its update check, which the offline build (web/Trunk.toml) never
+# runs: its crates.io client is one thing less to compile.
 cargo_install trunk 0.21.14 trunk 5 "builds the web app" --locked --no-default-features --features rustls
 cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 2 "the web app's JavaScript bindings"
 

@@ -2,9 +2,10 @@
 //! as one unit of work ([`TaskChange`] for updates and deletes,
 //! [`EventPublisher::create_tasks`] for creates, one statement each batch).
 //! The event is stored in the outbox in the change's own transaction; once
-//! that commits and the send has a slot the function answers, and the event
-//! is sent afterwards, in the background, within a bound ([`sends`]). What is not sent then (the
-//! sink down or slow, the function stopping) the outbox relay sends later.
+//! that commits and its send has a slot the function answers, and the event
+//! is sent afterwards, in the background, within a bound ([`sends`]). What
+//! is not sent then (the sink down or slow, the function stopping) the
+//! outbox relay sends later.
 
 mod change;
 mod sends;
@@ -96,8 +97,8 @@ impl EventPublisher {
     /// Creates tasks, each owned by the user who created it and with its
     /// `task.created` event naming that user as its actor, in one statement
     /// (its own transaction: [`Outbox::create_tasks`]); once committed, the
-    /// events are sent in the background and the tasks returned, in the
-    /// given order. Called where it is not dropped half-way (create-task's
+    /// events are sent in the background (each once it has a send slot) and
+    /// the tasks returned, in the given order. Called where it is not dropped half-way (create-task's
     /// group commit writers run as background tasks), so a create that
     /// committed always schedules its send.
     pub async fn create_tasks(
@@ -129,7 +130,8 @@ impl EventPublisher {
         Ok(tasks)
     }
 
-    /// A committed change: logged, and its event sent in the background.
+    /// A committed change: logged, and its event sent in the background
+    /// once it has a send slot.
     async fn committed(
         &self,
         state: &AppState,

@@ -42,14 +42,16 @@ pub(super) struct BackgroundSends {
     sends: Arc<Sends>,
     on_the_wire: Arc<Semaphore>,
     /// Sends held at once, on the wire or waiting their turn
-    /// (`EVENT_SENDS_HELD`): past it an event is left to the relay at once.
-    /// It was never sent, so the relay's send is its only one. Each waiting
+    /// (`EVENT_SENDS_HELD`): past it an event waits for a slot (at most
+    /// [`SLOT_WAIT`]), then is left to the relay. It was never sent, so the
+    /// relay's send is its only one. Each waiting
     /// send holds its event: unbounded, 10,000 creates as fast as they came
     /// left create-task at 21 MiB and delete-task at 26.
     held: Arc<Semaphore>,
     held_at_most: usize,
-    /// Whether every send slot was taken, and not half of them freed since
-    /// (logged once per such stretch, not once per event).
+    /// Whether a wait for a slot ran out, and not half of the slots were
+    /// freed since: events then go to the relay without waiting (and it is
+    /// logged once per such stretch, not once per event).
     full: Arc<AtomicBool>,
 }
 
