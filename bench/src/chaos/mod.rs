@@ -24,6 +24,7 @@ use local_stack::admin::AdminClient;
 use local_stack::tokens::Tokens;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use task_core::routes::OUTBOX_RELAY;
 use task_events::outbox::Outbox;
 use task_events::outbox::ledger::OutboxStatus;
 
@@ -123,7 +124,7 @@ pub async fn run(options: &Options) -> anyhow::Result<bool> {
         pool: pool.clone(),
         load: load.clone(),
         audit_url: stack.functions["audit"].clone(),
-        relay_url: stack.functions["outbox-relay"].clone(),
+        relay_url: stack.functions[OUTBOX_RELAY].clone(),
         client: reqwest::Client::new(),
     };
 

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use bench::measure::cpu::{CpuSnapshot, shares};
-use bench::measure::load::wrk;
+use bench::measure::load::{WrkRun, wrk};
 use bench::measure::pipeline::event_pipeline;
 use bench::measure::relay_log::RelayLog;
 use bench::results::{Burst, EventPath, EventPathRow};
@@ -40,16 +40,10 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<EventPath> {
         let create = |connections| async move {
             let mut runs = Vec::new();
             for _ in 0..bench.runs {
-                let (name, value) = bench.authorization().await?;
                 runs.push(
-                    wrk(
-                        &format!("{}/api/tasks", bench.stack.functions["create-task"]),
-                        connections,
-                        bench.seconds,
-                        Some(&bench.scripts.join("post-task.lua")),
-                        &[(name, &value)],
-                    )?
-                    .requests_per_second,
+                    creates(bench, connections, bench.seconds)
+                        .await?
+                        .requests_per_second,
                 );
                 caught_up(bench, Duration::from_secs(120)).await?;
             }
@@ -115,16 +109,21 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<EventPath> {
 /// 100,000 in one run.
 async fn warm_up(bench: &Bench) -> anyhow::Result<()> {
     say("event path: warming up (creates at 32 connections, not measured)");
+    creates(bench, 32, bench.seconds * 2).await?;
+    caught_up(bench, Duration::from_secs(120)).await?;
+    back_to_seeded(bench).await
+}
+
+/// Creates for `seconds` at `connections`, straight to create-task.
+async fn creates(bench: &Bench, connections: u32, seconds: u32) -> anyhow::Result<WrkRun> {
     let (name, value) = bench.authorization().await?;
     wrk(
         &format!("{}/api/tasks", bench.stack.functions["create-task"]),
-        32,
-        bench.seconds * 2,
+        connections,
+        seconds,
         Some(&bench.scripts.join("post-task.lua")),
         &[(name, &value)],
-    )?;
-    caught_up(bench, Duration::from_secs(120)).await?;
-    back_to_seeded(bench).await
+    )
 }
 
 /// Adds `count` events to the broker's topic that no Trigger takes (type
@@ -210,14 +209,7 @@ pub async fn burst(bench: &Bench) -> anyhow::Result<Burst> {
     let (connections, seconds) = BURST;
     let relay_log = RelayLog(Some(bench.root.join("target/bench/bench-stack.log")));
     let relayed_before = relay_log.total("sent");
-    let (name, value) = bench.authorization().await?;
-    wrk(
-        &format!("{}/api/tasks", bench.stack.functions["create-task"]),
-        connections,
-        seconds,
-        Some(&bench.scripts.join("post-task.lua")),
-        &[(name, &value)],
-    )?;
+    creates(bench, connections, seconds).await?;
     let ended = Instant::now();
     caught_up(bench, Duration::from_secs(300)).await?;
     let caught_up_s = ended.elapsed().as_secs_f64();
