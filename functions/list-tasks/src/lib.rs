@@ -3,7 +3,8 @@
 //! Where its parts live: the query parameters in `functions/task-core/src/list.rs`;
 //! the SQL in `TaskRepository::list` (`functions/task-core/src/repository.rs`)
 //! and, for `q`, `functions/task-core/src/search/mod.rs`; the manifest in
-//! `knative/base/functions/list-tasks.yaml`; the tests in `tests/api.rs`.
+//! `knative/base/functions/list-tasks.yaml`; the tests in `tests/api.rs` and,
+//! for how PostgreSQL plans the lists, `tests/plans.rs`.
 
 pub mod handler;
 

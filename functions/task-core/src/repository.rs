@@ -31,29 +31,92 @@ impl TaskRepository {
     }
 
     /// One page of tasks, newest first (a search: see [`crate::search`]).
+    ///
+    /// One statement per shape of filter, each with only the conditions it
+    /// needs: PostgreSQL then plans each once per connection (a generic plan
+    /// on the owner's index) instead of planning every list again, which cost
+    /// more than running it. A missing cursor is the largest id.
     pub async fn list(&self, filter: &TaskFilter) -> Result<Vec<Task>, sqlx::Error> {
         if let Some(search) = filter.search.as_deref() {
             return self.search(filter, search).await;
         }
-        sqlx::query_as!(
-            Task,
-            r#"
-            SELECT id, title, description, status AS "status: TaskStatus",
-                   created_at, updated_at, version, owner
-            FROM tasks
-            WHERE ($1::text IS NULL OR status = $1)
-              AND ($2::bigint IS NULL OR id < $2)
-              AND ($4::text IS NULL OR owner = $4)
-            ORDER BY id DESC
-            LIMIT $3
-            "#,
-            filter.status.map(TaskStatus::as_str),
-            filter.before_id,
-            filter.limit,
-            filter.owner.as_deref(),
-        )
-        .fetch_all(&self.pool)
-        .await
+        let before = filter.before_id.unwrap_or(i64::MAX);
+        let status = filter.status.map(TaskStatus::as_str);
+        let pool = &self.pool;
+        match (filter.owner.as_deref(), status) {
+            (Some(owner), None) => {
+                sqlx::query_as!(
+                    Task,
+                    r#"
+                SELECT id, title, description, status AS "status: TaskStatus",
+                       created_at, updated_at, version, owner
+                FROM tasks
+                WHERE owner = $1 AND id < $2
+                ORDER BY id DESC
+                LIMIT $3
+                "#,
+                    owner,
+                    before,
+                    filter.limit,
+                )
+                .fetch_all(pool)
+                .await
+            }
+            (Some(owner), Some(status)) => {
+                sqlx::query_as!(
+                    Task,
+                    r#"
+                SELECT id, title, description, status AS "status: TaskStatus",
+                       created_at, updated_at, version, owner
+                FROM tasks
+                WHERE owner = $1 AND status = $2 AND id < $3
+                ORDER BY id DESC
+                LIMIT $4
+                "#,
+                    owner,
+                    status,
+                    before,
+                    filter.limit,
+                )
+                .fetch_all(pool)
+                .await
+            }
+            (None, None) => {
+                sqlx::query_as!(
+                    Task,
+                    r#"
+                SELECT id, title, description, status AS "status: TaskStatus",
+                       created_at, updated_at, version, owner
+                FROM tasks
+                WHERE id < $1
+                ORDER BY id DESC
+                LIMIT $2
+                "#,
+                    before,
+                    filter.limit,
+                )
+                .fetch_all(pool)
+                .await
+            }
+            (None, Some(status)) => {
+                sqlx::query_as!(
+                    Task,
+                    r#"
+                SELECT id, title, description, status AS "status: TaskStatus",
+                       created_at, updated_at, version, owner
+                FROM tasks
+                WHERE status = $1 AND id < $2
+                ORDER BY id DESC
+                LIMIT $3
+                "#,
+                    status,
+                    before,
+                    filter.limit,
+                )
+                .fetch_all(pool)
+                .await
+            }
+        }
     }
 
     /// How many of `owner`'s tasks (every user's when `None`) of each status

@@ -4,6 +4,7 @@
 
 mod fields;
 mod request;
+mod timestamp;
 
 pub use fields::{Description, Title};
 pub use request::{CreateTaskRequest, NewTask, Patch, TaskPatch, UpdateTaskRequest};
@@ -82,7 +83,9 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub status: TaskStatus,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     /// Bumped on every change; the task's ETag.
     pub version: i32,

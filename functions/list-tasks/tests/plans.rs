@@ -1,0 +1,113 @@
+//! How PostgreSQL plans the lists (`TaskRepository::list`): once per
+//! connection, not once per request, and by an owner's index for any owner.
+//! The database is the one-user case where a careless plan goes wrong: 2,000
+//! tasks of alice's, analysed, then three of bob's that the statistics have
+//! not seen.
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, Row};
+use task_core::TaskRepository;
+use task_core::list::TaskFilter;
+use task_core::task::TaskStatus;
+use test_support::{TestDatabase, identity};
+
+fn filter(owner: Option<&str>, status: Option<TaskStatus>) -> TaskFilter {
+    TaskFilter {
+        owner: owner.map(str::to_string),
+        status,
+        search: None,
+        before_id: None,
+        limit: 51,
+    }
+}
+
+#[tokio::test]
+async fn lists_are_planned_once_per_connection_and_read_an_owners_index() {
+    let db = TestDatabase::new().await;
+    let (alice, bob) = (identity::sub("alice"), identity::sub("bob"));
+    sqlx::query(
+        "INSERT INTO tasks (title, status, owner)
+         SELECT 'task ' || n, 'pending', $1 FROM generate_series(1, 2000) n",
+    )
+    .bind(&alice)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.pool.execute("ANALYZE tasks").await.unwrap();
+    for title in ["one", "two", "three"] {
+        sqlx::query("INSERT INTO tasks (title, status, owner) VALUES ($1, 'complete', $2)")
+            .bind(title)
+            .bind(&bob)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+
+    // One connection, so that every list below uses its prepared statements.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let tasks = TaskRepository::new(pool.clone());
+    let shapes = [
+        filter(Some(&bob), None),
+        filter(Some(&bob), Some(TaskStatus::Complete)),
+        filter(None, None),
+        filter(None, Some(TaskStatus::Complete)),
+    ];
+    for _ in 0..8 {
+        for shape in &shapes {
+            tasks.list(shape).await.unwrap();
+        }
+    }
+    assert_eq!(tasks.list(&shapes[0]).await.unwrap().len(), 3);
+    assert_eq!(tasks.list(&shapes[1]).await.unwrap().len(), 3);
+
+    let mut conn = pool.acquire().await.unwrap();
+    let statements = sqlx::query(
+        "SELECT statement, generic_plans FROM pg_prepared_statements
+         WHERE statement LIKE '%FROM tasks%ORDER BY id DESC%'
+           AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(statements.len(), shapes.len(), "one statement per shape");
+    for statement in &statements {
+        let sql: String = statement.get("statement");
+        let generic: i64 = statement.get("generic_plans");
+        assert!(generic > 0, "planned for every run: {sql}");
+    }
+
+    // The plan kept for any owner: by the owner's index, never the whole
+    // table by id with the owner as a filter (bob's list would then read
+    // alice's 2,000 tasks to find his three).
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+        .await
+        .unwrap();
+    for statement in &statements {
+        let sql: String = statement.get("statement");
+        if !sql.contains("owner = $1") {
+            continue;
+        }
+        conn.execute(sqlx::AssertSqlSafe(format!("PREPARE shape AS {sql}")))
+            .await
+            .unwrap();
+        let arguments = if sql.contains("status = $2") {
+            "$1, 'complete', 9223372036854775807, 51"
+        } else {
+            "$1, 9223372036854775807, 51"
+        };
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN EXECUTE shape({})",
+            arguments.replace("$1", &format!("'{bob}'"))
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Cond: ((owner = $1)"), "{sql}\n{plan}");
+        conn.execute("DEALLOCATE shape").await.unwrap();
+    }
+}
