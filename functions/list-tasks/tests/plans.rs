@@ -134,3 +134,45 @@ async fn list_statements(pool: &PgPool) -> Vec<(i64, String)> {
     .map(|row| (row.get("generic_plans"), row.get("statement")))
     .collect()
 }
+
+#[tokio::test]
+async fn searches_are_planned_for_their_own_values() {
+    // A plan kept for any owner cannot narrow the indexes by owner: each
+    // search statement must be planned for the values of each run.
+    let db = TestDatabase::new().await;
+    let bob = identity::sub("bob");
+    sqlx::query(
+        "INSERT INTO tasks (title, status, owner) VALUES ('plan the meeting', 'pending', $1)",
+    )
+    .bind(&bob)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let tasks = TaskRepository::new(pool.clone());
+    let search = TaskFilter {
+        search: Some("meeting".into()),
+        ..filter(Some(&bob), None)
+    };
+    for _ in 0..8 {
+        assert_eq!(tasks.list(&search).await.unwrap().len(), 1);
+        let counts = tasks
+            .count_by_status(Some(&bob), Some("meeting"))
+            .await
+            .unwrap();
+        assert_eq!(counts.total, 1);
+    }
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT statement FROM pg_prepared_statements
+         WHERE statement LIKE '%ILIKE%' AND statement NOT LIKE '%pg_prepared_statements%'
+           AND generic_plans > 0",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(kept.is_empty(), "kept for any values: {kept:#?}");
+}

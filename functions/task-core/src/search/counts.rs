@@ -1,10 +1,11 @@
 //! The counts of a search (`GET /api/task-counts?q=`), stopping at
 //! [`SEARCH_COUNT_CAP`]: found the two ways a search's page is, chosen by
-//! the same cost model ([`plan`]).
+//! the same cost model ([`plan`]), each statement planned for its own
+//! values ([`planned_for_its_values`]).
 
 use sqlx::PgConnection;
 
-use super::{Plan, SEARCH_WINDOW, indexes_only, plan};
+use super::{Plan, SEARCH_WINDOW, indexes_only, plan, planned_for_its_values};
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
 use crate::task::TaskStatus;
@@ -62,6 +63,8 @@ async fn count_newest(
     rows: i64,
     wanted: i64,
 ) -> Result<TaskCounts, sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    planned_for_its_values(&mut tx).await?;
     let statuses = sqlx::query_scalar!(
         r#"
         SELECT status AS "status!: TaskStatus"
@@ -76,8 +79,9 @@ async fn count_newest(
         wanted,
         owner,
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(statuses.into_iter().map(|status| (status, 1)).collect())
 }
 
