@@ -35,7 +35,8 @@ impl TaskRepository {
     /// One statement per shape of filter, each with only the conditions it
     /// needs: PostgreSQL then plans each once per connection (a generic plan
     /// on the owner's index) instead of planning every list again, which cost
-    /// more than running it. A missing cursor is the largest id.
+    /// more than running it. A missing cursor is the largest id. (The
+    /// column list repeats: `query_as!` checks only a literal.)
     pub async fn list(&self, filter: &TaskFilter) -> Result<Vec<Task>, sqlx::Error> {
         if let Some(search) = filter.search.as_deref() {
             return self.search(filter, search).await;

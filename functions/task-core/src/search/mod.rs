@@ -190,11 +190,15 @@ async fn from_indexes(
 pub(super) async fn planned_for_its_values(
     tx: &mut Transaction<'_, Postgres>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    sqlx::raw_sql(PLANNED_FOR_ITS_VALUES)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
+
+/// What [`planned_for_its_values`] sets, also sent by [`indexes_only`] in
+/// the same round trip as its own settings.
+const PLANNED_FOR_ITS_VALUES: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// In this transaction the planner may only use bitmap scans (and plans
 /// each statement for its values, as [`planned_for_its_values`]), which for a
@@ -202,11 +206,10 @@ pub(super) async fn planned_for_its_values(
 /// row, and would otherwise read the whole table (or walk the id index
 /// through it) for a rare word.
 async fn indexes_only(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; \
-         SET LOCAL enable_indexonlyscan = off; \
-         SET LOCAL plan_cache_mode = force_custom_plan",
-    )
+         SET LOCAL enable_indexonlyscan = off; {PLANNED_FOR_ITS_VALUES}"
+    )))
     .execute(&mut **tx)
     .await?;
     Ok(())
