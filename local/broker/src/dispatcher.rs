@@ -27,6 +27,7 @@ use task_events::sink::{EventSink, SendError};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::BrokerError;
+use crate::idle::{Activity, Wake, pause_when_idle};
 use crate::kafka::{KeyedRecord, consumer_config, trigger_group};
 use crate::progress::Progress;
 use knative_contract::filter::matches_all;
@@ -82,6 +83,14 @@ impl Resolver {
     }
 }
 
+/// How many Triggers consume, and how many of them are paused while idle
+/// ([`crate::idle`]): the dispatcher's health.
+#[derive(Debug, Default)]
+pub struct DispatchStatus {
+    pub consuming: AtomicUsize,
+    pub paused: AtomicUsize,
+}
+
 /// One Trigger, resolved and running.
 pub struct TriggerDispatch {
     pub trigger: Trigger,
@@ -91,6 +100,8 @@ pub struct TriggerDispatch {
     pub subscriber: EventSink,
     pub dead_letter: Target,
     pub producer: FutureProducer,
+    /// The receiver's news of stored events, which end an idle pause.
+    pub wake: Wake,
 }
 
 /// How a delivery ended.
@@ -112,11 +123,10 @@ fn retryable(status: StatusCode) -> bool {
 }
 
 impl TriggerDispatch {
-    /// Consumes until `shutdown` changes; counts itself into `ready` once
-    /// it consumes.
+    /// Consumes until `shutdown` changes; counts itself into `status`.
     pub async fn run(
         self: Arc<Self>,
-        ready: Arc<AtomicUsize>,
+        status: Arc<DispatchStatus>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), BrokerError> {
         let group = trigger_group(&self.namespace, &self.trigger.name);
@@ -154,6 +164,7 @@ impl TriggerDispatch {
             "dispatching"
         );
         let consumer = Arc::new(consumer);
+        let activity = Arc::new(Activity::default());
         let mut lanes = Vec::new();
         if self.trigger.ordered {
             // One lane per partition, the partitions side by side.
@@ -164,23 +175,36 @@ impl TriggerDispatch {
                         partition,
                         topic: self.topic.clone(),
                     })?;
-                let (this, consumer, mut shutdown) =
-                    (self.clone(), consumer.clone(), shutdown.clone());
+                let (this, consumer, activity, mut shutdown) = (
+                    self.clone(),
+                    consumer.clone(),
+                    activity.clone(),
+                    shutdown.clone(),
+                );
                 lanes.push(tokio::spawn(async move {
-                    this.dispatch(&consumer, || queue.recv(), &mut shutdown)
+                    this.dispatch(&consumer, || queue.recv(), &activity, &mut shutdown)
                         .await;
                 }));
             }
         }
-        ready.fetch_add(1, Ordering::SeqCst);
+        let idle = tokio::spawn(pause_when_idle(
+            consumer.clone(),
+            assignment,
+            activity.clone(),
+            self.wake.subscribe(),
+            status.clone(),
+            shutdown.clone(),
+        ));
+        status.consuming.fetch_add(1, Ordering::SeqCst);
         // The main queue must be polled to serve the consumer; an unordered
         // Trigger gets all its events there, an ordered one what was fetched
         // before the split.
-        self.dispatch(&consumer, || consumer.recv(), &mut shutdown)
+        self.dispatch(&consumer, || consumer.recv(), &activity, &mut shutdown)
             .await;
         for lane in lanes {
             let _ = lane.await;
         }
+        let _ = idle.await;
         let _ = consumer.commit_consumer_state(CommitMode::Sync);
         Ok(())
     }
@@ -195,6 +219,7 @@ impl TriggerDispatch {
         self: &Arc<Self>,
         consumer: &StreamConsumer,
         mut recv: F,
+        activity: &Activity,
         shutdown: &mut watch::Receiver<bool>,
     ) where
         F: FnMut() -> Fut,
@@ -218,6 +243,7 @@ impl TriggerDispatch {
                         }
                     };
                     progress.consumed(message.partition(), message.offset());
+                    activity.started();
                     let (done, finished) = oneshot::channel();
                     let before = if self.trigger.ordered {
                         let key = (message.partition(), message.key().unwrap_or_default().to_vec());
@@ -238,6 +264,7 @@ impl TriggerDispatch {
                     });
                 }
                 Some(message) = running.next() => {
+                    activity.finished();
                     self.done(consumer, &mut progress, &message);
                     let key = (message.partition(), message.key().unwrap_or_default().to_vec());
                     if newest.get(&key).is_some_and(|(offset, _)| *offset == message.offset()) {
@@ -248,6 +275,7 @@ impl TriggerDispatch {
         }
         // Finish what is in flight, so its offsets are stored and committed.
         while let Some(message) = running.next().await {
+            activity.finished();
             self.done(consumer, &mut progress, &message);
         }
     }

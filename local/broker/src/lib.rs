@@ -5,6 +5,7 @@
 
 pub mod dispatcher;
 pub mod error;
+pub mod idle;
 pub mod kafka;
 pub mod progress;
 pub mod receiver;

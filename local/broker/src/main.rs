@@ -6,16 +6,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Args, Parser, Subcommand};
 use knative_contract::manifests::Manifests;
-use local_broker::dispatcher::{Resolver, Target, TriggerDispatch};
+use local_broker::dispatcher::{DispatchStatus, Resolver, Target, TriggerDispatch};
 use local_broker::error::BrokerError;
+use local_broker::idle::{RemoteWake, Wake};
 use local_broker::kafka::{broker_topic, dead_letter_topic, ensure_topic, producer_config};
 use local_broker::receiver::{Receiver, router};
 use rdkafka::producer::FutureProducer;
@@ -77,6 +78,10 @@ enum Command {
         /// How long to wait for Kafka to acknowledge an event before answering 503.
         #[arg(long, default_value_t = 5000)]
         delivery_timeout_ms: u64,
+        /// The dispatcher's `/wake` URL, told of each stored event: an idle
+        /// Trigger then resumes fetching at once, not within a second.
+        #[arg(long, env = "BROKER_WAKE_URL")]
+        wake_dispatcher: Option<String>,
     },
     /// The Triggers: Kafka records in, CloudEvents over HTTP out.
     Dispatcher {
@@ -137,6 +142,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
     match cli.command {
         Command::Receiver {
             delivery_timeout_ms,
+            wake_dispatcher,
         } => {
             let timeout = Duration::from_millis(delivery_timeout_ms);
             let receiver = Receiver::new(
@@ -145,6 +151,10 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
                 timeout,
             )
             .map_err(BrokerError::kafka("cannot create the receiver's producer"))?;
+            let receiver = match wake_dispatcher {
+                Some(url) => receiver.waking(RemoteWake::new(url)),
+                None => receiver,
+            };
             let app = router(receiver);
             let listener = listen(common.listen).await?;
             tracing::info!(address = %common.listen, topic, "receiver listening");
@@ -163,6 +173,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
             };
             let default_dead_letter = dead_letter_topic(&common.namespace, &broker);
             let mut dispatches = Vec::new();
+            let wake = Wake::default();
             for mut trigger in manifests
                 .triggers
                 .into_iter()
@@ -196,6 +207,7 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
                     subscriber,
                     dead_letter,
                     producer: producer.clone(),
+                    wake: wake.clone(),
                 }));
             }
             if dispatches.is_empty() {
@@ -204,29 +216,40 @@ async fn run(cli: Cli) -> Result<(), BrokerError> {
                     manifests: common.manifests.display().to_string(),
                 });
             }
-            // Ready once every Trigger consumes.
-            let ready = Arc::new(AtomicUsize::new(0));
+            // Ready once every Trigger consumes; `paused`: how many are idle.
+            let status = Arc::new(DispatchStatus::default());
             let triggers = dispatches.len();
-            let consuming = ready.clone();
-            let health = Router::new().route(
-                "/health",
-                get(move || async move {
-                    let running = consuming.load(Ordering::SeqCst);
-                    let body =
-                        Json(serde_json::json!({"triggers": triggers, "consuming": running}));
-                    let status = if running == triggers {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    (status, body)
-                }),
-            );
+            let health_status = status.clone();
+            let health = Router::new()
+                .route(
+                    "/health",
+                    get(move || async move {
+                        let running = health_status.consuming.load(Ordering::SeqCst);
+                        let paused = health_status.paused.load(Ordering::SeqCst);
+                        let body = Json(serde_json::json!({
+                            "triggers": triggers, "consuming": running, "paused": paused,
+                        }));
+                        let status = if running == triggers {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        };
+                        (status, body)
+                    }),
+                )
+                // The receiver's news of stored events (see `local_broker::idle`).
+                .route(
+                    "/wake",
+                    post(move || async move {
+                        wake.stored();
+                        StatusCode::NO_CONTENT
+                    }),
+                );
             let listener = listen(common.listen).await?;
             tokio::spawn(async move { axum::serve(listener, health).await });
             let tasks: Vec<_> = dispatches
                 .into_iter()
-                .map(|dispatch| tokio::spawn(dispatch.run(ready.clone(), stopped.clone())))
+                .map(|dispatch| tokio::spawn(dispatch.run(status.clone(), stopped.clone())))
                 .collect();
             for task in tasks {
                 task.await??;

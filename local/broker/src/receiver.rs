@@ -18,6 +18,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::util::Timeout;
 use task_core::problem::{PROBLEM_JSON, Problem};
 
+use crate::idle::RemoteWake;
 use crate::kafka::KeyedRecord;
 
 /// What the receiver needs: a producer and the topic it writes to.
@@ -26,6 +27,7 @@ pub struct Receiver {
     producer: FutureProducer,
     topic: String,
     delivery_timeout: Duration,
+    wake: Option<RemoteWake>,
 }
 
 impl Receiver {
@@ -38,7 +40,16 @@ impl Receiver {
             producer: config.create()?,
             topic,
             delivery_timeout,
+            wake: None,
         })
+    }
+
+    /// Tells the dispatcher of each stored event (see [`crate::idle`]).
+    pub fn waking(self, wake: RemoteWake) -> Self {
+        Self {
+            wake: Some(wake),
+            ..self
+        }
     }
 }
 
@@ -84,6 +95,9 @@ async fn receive(
         .await
     {
         Ok(delivery) => {
+            if let Some(wake) = &receiver.wake {
+                wake.stored();
+            }
             tracing::info!(
                 event_id = id,
                 topic = receiver.topic,

@@ -79,10 +79,47 @@ pub async fn receiver_with(
     timeout_ms: u64,
     options: &[&str],
 ) -> (Running, String) {
+    let timeout = timeout_ms.to_string();
+    start_receiver(
+        bootstrap,
+        manifests,
+        namespace,
+        options,
+        &["--delivery-timeout-ms", &timeout],
+    )
+    .await
+}
+
+/// [`receiver`], telling the dispatcher at `dispatcher_url` of each stored event.
+pub async fn waking_receiver(
+    bootstrap: &str,
+    manifests: &Path,
+    namespace: &str,
+    dispatcher_url: &str,
+) -> (Running, String) {
+    let wake = format!("{dispatcher_url}/wake");
+    start_receiver(
+        bootstrap,
+        manifests,
+        namespace,
+        &[],
+        &["--wake-dispatcher", &wake],
+    )
+    .await
+}
+
+async fn start_receiver(
+    bootstrap: &str,
+    manifests: &Path,
+    namespace: &str,
+    options: &[&str],
+    receiver_options: &[&str],
+) -> (Running, String) {
     let address = format!("127.0.0.1:{}", servers::ports::free_port().unwrap());
     let child = broker(bootstrap, manifests, namespace, &address)
         .args(options)
-        .args(["receiver", "--delivery-timeout-ms", &timeout_ms.to_string()])
+        .arg("receiver")
+        .args(receiver_options)
         .spawn()
         .expect("start the receiver");
     let url = format!("http://{address}");
@@ -97,6 +134,18 @@ pub async fn dispatcher(
     namespace: &str,
     services: &[(&str, String)],
 ) -> Running {
+    dispatcher_at(bootstrap, manifests, namespace, services)
+        .await
+        .0
+}
+
+/// [`dispatcher`], and its URL (`/health`, `/wake`).
+pub async fn dispatcher_at(
+    bootstrap: &str,
+    manifests: &Path,
+    namespace: &str,
+    services: &[(&str, String)],
+) -> (Running, String) {
     let address = format!("127.0.0.1:{}", servers::ports::free_port().unwrap());
     let mut command = broker(bootstrap, manifests, namespace, &address);
     command.arg("dispatcher");
@@ -104,8 +153,9 @@ pub async fn dispatcher(
         command.arg("--service").arg(format!("{name}={url}"));
     }
     let child = command.spawn().expect("start the dispatcher");
-    wait_healthy(&format!("http://{address}")).await;
-    Running(child)
+    let url = format!("http://{address}");
+    wait_healthy(&url).await;
+    (Running(child), url)
 }
 
 async fn wait_healthy(url: &str) {

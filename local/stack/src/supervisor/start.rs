@@ -274,7 +274,13 @@ pub(super) async fn start_broker_receiver(
         "broker-ingress",
         kafka_bootstrap,
         options.broker_port,
-        vec!["receiver".into()],
+        // The dispatcher (on the next port) pauses idle Triggers; the
+        // receiver wakes them (`local_broker::idle`).
+        vec![
+            "receiver".into(),
+            "--wake-dispatcher".into(),
+            format!("http://127.0.0.1:{}/wake", options.broker_port + 1).into(),
+        ],
     )?;
     service.start()?;
     services.push(service);
