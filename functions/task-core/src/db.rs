@@ -33,7 +33,7 @@ pub fn expected_schema_version() -> i64 {
 }
 
 /// Connections idle longer than this are checked before use.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+pub(crate) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// A pool that connects on first use, so a function starts (and answers 503)
 /// while the database is down, and recovers by itself when it returns.

@@ -36,6 +36,8 @@ pub mod group_commit;
 #[cfg(feature = "server")]
 pub mod health;
 #[cfg(feature = "server")]
+pub mod read_connections;
+#[cfg(feature = "server")]
 pub mod repository;
 #[cfg(feature = "server")]
 pub mod response;

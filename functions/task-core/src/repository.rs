@@ -12,6 +12,7 @@
 use sqlx::{PgConnection, PgPool};
 
 use crate::list::{TaskCounts, TaskFilter};
+use crate::read_connections::ReadConnections;
 use crate::task::{NewTask, Task, TaskStatus};
 
 /// Reads and writes tasks. Writes take a connection so that a handler can run
@@ -19,11 +20,16 @@ use crate::task::{NewTask, Task, TaskStatus};
 #[derive(Debug, Clone)]
 pub struct TaskRepository {
     pool: PgPool,
+    /// For the single-statement reads a busy function serves most.
+    reads: ReadConnections,
 }
 
 impl TaskRepository {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            reads: ReadConnections::new(pool.clone()),
+            pool,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -43,8 +49,8 @@ impl TaskRepository {
         }
         let before = filter.before_id.unwrap_or(i64::MAX);
         let status = filter.status.map(TaskStatus::as_str);
-        let pool = &self.pool;
-        match (filter.owner.as_deref(), status) {
+        let mut conn = self.reads.acquire().await?;
+        let tasks = match (filter.owner.as_deref(), status) {
             (Some(owner), None) => {
                 sqlx::query_as!(
                     Task,
@@ -60,7 +66,7 @@ impl TaskRepository {
                     before,
                     filter.limit,
                 )
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
             }
             (Some(owner), Some(status)) => {
@@ -79,7 +85,7 @@ impl TaskRepository {
                     before,
                     filter.limit,
                 )
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
             }
             (None, None) => {
@@ -96,7 +102,7 @@ impl TaskRepository {
                     before,
                     filter.limit,
                 )
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
             }
             (None, Some(status)) => {
@@ -114,10 +120,12 @@ impl TaskRepository {
                     before,
                     filter.limit,
                 )
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await
             }
-        }
+        }?;
+        conn.finished();
+        Ok(tasks)
     }
 
     /// How many of `owner`'s tasks (every user's when `None`) of each status
@@ -137,6 +145,7 @@ impl TaskRepository {
     /// How many of `owner`'s tasks (every user's when `None`) there are of
     /// each status, from the counters: at most 48 rows either way.
     pub(crate) async fn count_all(&self, owner: Option<&str>) -> Result<TaskCounts, sqlx::Error> {
+        let mut conn = self.reads.acquire().await?;
         let rows = match owner {
             Some(owner) => sqlx::query!(
                 r#"
@@ -147,7 +156,7 @@ impl TaskRepository {
                     "#,
                 owner,
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .map(|row| (row.status, row.count))
@@ -159,12 +168,13 @@ impl TaskRepository {
                 GROUP BY status
                 "#
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .map(|row| (row.status, row.count))
             .collect(),
         };
+        conn.finished();
         Ok(rows)
     }
 
@@ -208,7 +218,8 @@ impl TaskRepository {
 
     /// The task `id`, if `owner` (any user's when `None`) may see it.
     pub async fn find(&self, id: i64, owner: Option<&str>) -> Result<Option<Task>, sqlx::Error> {
-        sqlx::query_as!(
+        let mut conn = self.reads.acquire().await?;
+        let task = sqlx::query_as!(
             Task,
             r#"
             SELECT id, title, description, status AS "status: TaskStatus",
@@ -218,8 +229,10 @@ impl TaskRepository {
             id,
             owner,
         )
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.finished();
+        Ok(task)
     }
 
     /// [`TaskRepository::find`], locking the task until the transaction ends.
