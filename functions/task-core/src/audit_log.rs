@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::db::planned_for_its_values;
 use crate::history::{HistoryEntry, HistoryPage, HistoryPosition};
 
 /// One received event, ready to be recorded.
@@ -120,6 +121,10 @@ impl AuditLog {
         let (sequence, row) = page
             .before
             .map_or((None, None), |p| (Some(p.sequence), Some(p.row)));
+        // Planned for its values: with a plan kept for any owner and
+        // cursor, a page sorted every entry of the task.
+        let mut tx = self.pool.begin().await?;
+        planned_for_its_values(&mut tx).await?;
         let rows = sqlx::query!(
             r#"
             SELECT id, task_sequence, event_type, event_id, event_time, processed_at, actor,
@@ -137,8 +142,9 @@ impl AuditLog {
             page.limit,
             owner,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| {

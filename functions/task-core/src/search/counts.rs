@@ -5,7 +5,8 @@
 
 use sqlx::PgConnection;
 
-use super::{Plan, SEARCH_WINDOW, indexes_only, plan, planned_for_its_values};
+use super::{Plan, SEARCH_WINDOW, indexes_only, plan};
+use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
 use crate::task::TaskStatus;

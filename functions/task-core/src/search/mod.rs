@@ -18,6 +18,7 @@ mod counts;
 
 use sqlx::{PgConnection, Postgres, Transaction};
 
+use crate::db::{PLANNED_FOR_ITS_VALUES, planned_for_its_values};
 use crate::list::TaskFilter;
 use crate::repository::{TaskRepository, like_pattern};
 use crate::task::{Task, TaskStatus};
@@ -179,26 +180,6 @@ async fn from_indexes(
     tx.commit().await?;
     Ok(tasks)
 }
-
-/// In this transaction each statement is planned for its own values: the
-/// absent filters fold away and the owner narrows the indexes. A plan kept
-/// for any values (which PostgreSQL switches to after five runs when it
-/// looks no dearer) can do neither with `$n IS NULL OR ...`, and read the
-/// newest tasks of every user, or every user's matches: 162 ms for a count
-/// at 1,000,000 tasks of 1,000 users. A search costs milliseconds; planning
-/// it, a tenth of one.
-pub(super) async fn planned_for_its_values(
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(PLANNED_FOR_ITS_VALUES)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// What [`planned_for_its_values`] sets, also sent by [`indexes_only`] in
-/// the same round trip as its own settings.
-const PLANNED_FOR_ITS_VALUES: &str = "SET LOCAL plan_cache_mode = force_custom_plan";
 
 /// In this transaction the planner may only use bitmap scans (and plans
 /// each statement for its values, as [`planned_for_its_values`]), which for a
