@@ -5,18 +5,8 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use task_core::read_connections::ReadConnections;
 use test_support::TestDatabase;
-
-async fn pool(db: &TestDatabase, max: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(max)
-        .connect(&db.url)
-        .await
-        .unwrap()
-}
 
 async fn backend(reads: &ReadConnections) -> i32 {
     let mut conn = reads.acquire().await.unwrap();
@@ -31,7 +21,7 @@ async fn backend(reads: &ReadConnections) -> i32 {
 #[tokio::test]
 async fn a_finished_read_keeps_its_connection_out_of_the_pool_for_the_next() {
     let db = TestDatabase::new().await;
-    let pool = pool(&db, 4).await;
+    let pool = db.pool_of(4).await;
     let reads = ReadConnections::new(pool.clone());
     let first = backend(&reads).await;
     assert_eq!(reads.kept(), 1);
@@ -45,7 +35,7 @@ async fn a_finished_read_keeps_its_connection_out_of_the_pool_for_the_next() {
 #[tokio::test]
 async fn a_read_dropped_half_way_or_failed_is_not_kept() {
     let db = TestDatabase::new().await;
-    let reads = ReadConnections::new(pool(&db, 4).await);
+    let reads = ReadConnections::new(db.pool_of(4).await);
 
     // Dropped while PostgreSQL is still answering.
     let mut conn = reads.acquire().await.unwrap();
@@ -87,7 +77,7 @@ async fn a_read_dropped_half_way_or_failed_is_not_kept() {
 #[tokio::test]
 async fn at_most_half_the_pool_is_kept_and_stale_ones_go_back() {
     let db = TestDatabase::new().await;
-    let pool = pool(&db, 4).await;
+    let pool = db.pool_of(4).await;
     let reads = ReadConnections::new(pool.clone());
     let conns = [
         reads.acquire().await.unwrap(),
@@ -108,7 +98,7 @@ async fn at_most_half_the_pool_is_kept_and_stale_ones_go_back() {
     assert_eq!(reads.kept(), 1);
 
     // A pool of one keeps nothing: the pool's own users need it.
-    let reads = ReadConnections::new(self::pool(&db, 1).await);
+    let reads = ReadConnections::new(db.pool_of(1).await);
     backend(&reads).await;
     assert_eq!(reads.kept(), 0);
 }

@@ -5,12 +5,11 @@
 //! not seen. Lists of both run alternately: alice's must not make the
 //! statement planned anew each time (a plan by id looks cheap for her).
 
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool, Row};
+use sqlx::Executor;
 use task_core::TaskRepository;
 use task_core::list::TaskFilter;
 use task_core::task::TaskStatus;
-use test_support::{TestDatabase, identity};
+use test_support::{TestDatabase, identity, prepared_statements};
 
 fn filter(owner: Option<&str>, status: Option<TaskStatus>) -> TaskFilter {
     TaskFilter {
@@ -47,11 +46,7 @@ async fn lists_are_planned_once_per_connection_and_read_an_owners_index() {
     // Each check on a connection of its own, whose prepared statements have
     // only ever run the lists it makes.
     let connection = || async {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&db.url)
-            .await
-            .unwrap();
+        let pool = db.pool_of(1).await;
         (TaskRepository::new(pool.clone()), pool)
     };
     let lists = |owner: &str| {
@@ -75,7 +70,7 @@ async fn lists_are_planned_once_per_connection_and_read_an_owners_index() {
                 tasks.list(shape).await.unwrap();
             }
         }
-        let statements = list_statements(&pool).await;
+        let statements = prepared_statements(&pool, "%FROM tasks%ORDER BY id DESC%").await;
         assert_eq!(statements.len(), shapes.len(), "one statement per shape");
         for (generic, sql) in statements {
             assert!(generic > 0, "{who}'s list planned for every run: {sql}");
@@ -119,22 +114,6 @@ async fn lists_are_planned_once_per_connection_and_read_an_owners_index() {
     }
 }
 
-/// The list statements prepared on `pool`'s connection: how many times each
-/// ran on its generic plan, and its SQL.
-async fn list_statements(pool: &PgPool) -> Vec<(i64, String)> {
-    sqlx::query(
-        "SELECT generic_plans, statement FROM pg_prepared_statements
-         WHERE statement LIKE '%FROM tasks%ORDER BY id DESC%'
-           AND statement NOT LIKE '%pg_prepared_statements%'",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| (row.get("generic_plans"), row.get("statement")))
-    .collect()
-}
-
 #[tokio::test]
 async fn searches_are_planned_for_their_own_values() {
     // A plan kept for any owner cannot narrow the indexes by owner: each
@@ -148,11 +127,7 @@ async fn searches_are_planned_for_their_own_values() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&db.url)
-        .await
-        .unwrap();
+    let pool = db.pool_of(1).await;
     let tasks = TaskRepository::new(pool.clone());
     let search = TaskFilter {
         search: Some("meeting".into()),
@@ -166,13 +141,10 @@ async fn searches_are_planned_for_their_own_values() {
             .unwrap();
         assert_eq!(counts.total, 1);
     }
-    let kept: Vec<String> = sqlx::query_scalar(
-        "SELECT statement FROM pg_prepared_statements
-         WHERE statement LIKE '%ILIKE%' AND statement NOT LIKE '%pg_prepared_statements%'
-           AND generic_plans > 0",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let kept: Vec<_> = prepared_statements(&pool, "%ILIKE%")
+        .await
+        .into_iter()
+        .filter(|(generic, _)| *generic > 0)
+        .collect();
     assert!(kept.is_empty(), "kept for any values: {kept:#?}");
 }

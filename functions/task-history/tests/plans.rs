@@ -4,11 +4,10 @@
 //! every entry of the task for each page: 170 ms for 20,000 entries of 10 KB.
 
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
 use task_core::AuditLog;
 use task_core::audit_log::AuditRecord;
 use task_core::history::{HistoryPage, HistoryPosition};
-use test_support::{TestDatabase, identity};
+use test_support::{TestDatabase, identity, prepared_statements};
 
 #[tokio::test]
 async fn history_pages_are_planned_for_their_own_values() {
@@ -35,11 +34,7 @@ async fn history_pages_are_planned_for_their_own_values() {
     }
     // One connection, whose prepared statements have run only these pages:
     // the owner's and the admin's, first pages and pages after a cursor.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&db.url)
-        .await
-        .unwrap();
+    let pool = db.pool_of(1).await;
     let audit = AuditLog::new(pool.clone());
     let after = Some(HistoryPosition {
         sequence: 4,
@@ -54,13 +49,10 @@ async fn history_pages_are_planned_for_their_own_values() {
             }
         }
     }
-    let kept: Vec<String> = sqlx::query_scalar(
-        "SELECT statement FROM pg_prepared_statements
-         WHERE statement LIKE '%FROM task_audit_log%'
-           AND statement NOT LIKE '%pg_prepared_statements%' AND generic_plans > 0",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let kept: Vec<_> = prepared_statements(&pool, "%FROM task_audit_log%")
+        .await
+        .into_iter()
+        .filter(|(generic, _)| *generic > 0)
+        .collect();
     assert!(kept.is_empty(), "kept for any values: {kept:#?}");
 }

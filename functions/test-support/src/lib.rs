@@ -25,6 +25,20 @@ pub use postgres::server;
 pub use proxy::ToggleProxy;
 pub use sink::{ReceivedEvent, SinkMock};
 
+/// The statements prepared on `pool`'s connection whose SQL is `LIKE`
+/// `pattern`: how many times each ran on a plan kept for any values, and
+/// its SQL.
+pub async fn prepared_statements(pool: &PgPool, pattern: &str) -> Vec<(i64, String)> {
+    sqlx::query_as(
+        "SELECT generic_plans, statement FROM pg_prepared_statements
+         WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .bind(pattern)
+    .fetch_all(pool)
+    .await
+    .expect("read the prepared statements")
+}
+
 /// A database of its own for one test, migrated to the current schema.
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
@@ -74,6 +88,16 @@ impl TestDatabase {
             .connect(&url)
             .await
             .expect("connect as a duty's login user")
+    }
+
+    /// A pool of at most `max` connections to this database (of one: a
+    /// connection whose prepared statements a test reads back).
+    pub async fn pool_of(&self, max: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(max)
+            .connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 
     /// The database's name.
