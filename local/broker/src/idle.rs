@@ -187,11 +187,26 @@ pub async fn pause_when_idle(
         if *shutdown.borrow() {
             return;
         }
-        // librdkafka does not wake its broker thread on a resume: that
-        // thread would start fetching at its next round, up to a second
-        // later. A request to the broker wakes it now.
-        fetched_to_the_end(&consumer, &partitions).await;
+        wake_broker_thread(&consumer, &partitions).await;
     }
+}
+
+/// librdkafka does not wake its broker thread on a resume: that thread
+/// would start fetching at its next round, up to a second later. Any
+/// request to the partition's broker wakes it now: one watermark request.
+async fn wake_broker_thread(consumer: &Arc<StreamConsumer>, partitions: &TopicPartitionList) {
+    let Some((topic, partition)) = partitions
+        .elements()
+        .first()
+        .map(|e| (e.topic().to_string(), e.partition()))
+    else {
+        return;
+    };
+    let consumer = consumer.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        consumer.fetch_watermarks(&topic, partition, WATERMARK_TIMEOUT)
+    })
+    .await;
 }
 
 /// Whether every record of `partitions` has been handed to the dispatcher:
