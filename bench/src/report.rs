@@ -250,8 +250,12 @@ pub fn markdown(results: &Results) -> String {
 fn event_path_section(md: &mut String, path: &EventPath) {
     let _ = writeln!(
         md,
-        "## The event path as the topic grows\n\nThe broker: {}. With this many events already in the topic (events no Trigger takes, added before the runs): creates per second by the function, and the event pipeline at 200 creates/s. Goal: the rows within 20% of each other.\n\n| events in the topic | creates/s, 1 connection | creates/s, 32 connections | pipeline p50 ms | pipeline p99 ms |\n|---|---|---|---|---|",
-        path.broker
+        "## The event path as the topic grows\n\nThe broker: {}. With this many events already in the topic (events no Trigger takes, added before the runs): creates per second by the function, and the event pipeline at 200 creates/s{}. Goal: the rows within 20% of each other.\n\n| events in the topic | creates/s, 1 connection | creates/s, 32 connections | pipeline p50 ms | pipeline p99 ms |\n|---|---|---|---|---|",
+        path.broker,
+        match path.by_topic_size.first().and_then(|row| row.pipeline_runs) {
+            Some(runs) => format!(" (the median of {runs} runs of 10 s)"),
+            None => String::new(),
+        }
     );
     for row in &path.by_topic_size {
         let _ = writeln!(
@@ -277,6 +281,20 @@ fn event_path_section(md: &mut String, path: &EventPath) {
         burst.left_to_relay,
         path.kill_to_first_delivery_ms
     );
+    if let Some(killed) = &path.killed_under_load {
+        let _ = writeln!(
+            md,
+            "The broker killed the same way {} s into {} s of creates at 100 a second: {} creates acknowledged, {} with exactly one audit row, {} duplicated, {} lost. The relay sent {} events the functions could not hand to the broker while it was down, and sent again {} the broker had taken.\n",
+            killed.seconds / 3,
+            killed.seconds,
+            killed.acknowledged,
+            killed.audited_once,
+            killed.duplicated,
+            killed.lost,
+            killed.left_to_relay,
+            killed.resent_by_relay
+        );
+    }
 }
 
 /// The scale section: each route at the small and the large table side by

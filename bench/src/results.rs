@@ -58,6 +58,31 @@ pub struct EventPath {
     /// From the broker's SIGKILL (started again at once) to the first event
     /// delivered to the audit log after it.
     pub kill_to_first_delivery_ms: f64,
+    /// Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_under_load: Option<KilledUnderLoad>,
+}
+
+/// The broker killed (SIGKILL) and started again at once while creates
+/// arrive at a steady rate: what became of every create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KilledUnderLoad {
+    /// Creates answered 201.
+    pub acknowledged: u64,
+    /// Creates with exactly one `task.created` row in the audit log.
+    pub audited_once: u64,
+    /// `task.created` rows beyond the first of a task.
+    pub duplicated: u64,
+    /// Events the write functions could not hand to the broker while it
+    /// was down: the relay sent them (their first send, not a second).
+    pub left_to_relay: u64,
+    /// Creates with no `task.created` row once the wait was over.
+    pub lost: u64,
+    /// Events the broker had taken that the relay sent again because the
+    /// audit log still lacked them after its grace.
+    pub resent_by_relay: u64,
+    /// How long the creates ran; the kill came a third of the way in.
+    pub seconds: u32,
 }
 
 /// Creates and the event pipeline with this many events already in the topic.
@@ -72,6 +97,10 @@ pub struct EventPathRow {
     pub pipeline_p50_ms: f64,
     #[serde(deserialize_with = "nan_from_null")]
     pub pipeline_p99_ms: f64,
+    /// The pipeline's figures are the medians of this many runs (absent
+    /// from results written when one run was all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_runs: Option<usize>,
 }
 
 /// A burst of creates, and how soon the audit log held them all.

@@ -118,6 +118,7 @@ fn hand_built() -> Results {
                     create_c32: Summary::of(&[2000.0]),
                     pipeline_p50_ms: 20.0,
                     pipeline_p99_ms: f64::NAN,
+                    pipeline_runs: Some(3),
                 })
                 .collect(),
             kafka_cpu_share: 0.12,
@@ -130,6 +131,15 @@ fn hand_built() -> Results {
                 left_to_relay: 0,
             },
             kill_to_first_delivery_ms: 900.0,
+            killed_under_load: Some(KilledUnderLoad {
+                acknowledged: 900,
+                audited_once: 900,
+                duplicated: 0,
+                left_to_relay: 12,
+                lost: 0,
+                resent_by_relay: 0,
+                seconds: 9,
+            }),
         }),
         image_sizes: BTreeMap::from([("health:dev".into(), "7.86 MB".into())]),
         live_streams: Some(LiveStreams {
@@ -335,6 +345,14 @@ fn the_event_path_renders_a_row_per_topic_size() {
     );
     assert!(section.contains("| 1000000 |"), "{section}");
     assert!(section.contains("first event reached the audit log 900 ms after the kill"));
+    assert!(
+        section.contains("900 creates acknowledged, 900 with exactly one audit row, 0 duplicated, 0 lost. The relay sent 12 events"),
+        "{section}"
+    );
+    assert!(
+        section.contains("(the median of 3 runs of 10 s)"),
+        "{section}"
+    );
 }
 
 #[test]
