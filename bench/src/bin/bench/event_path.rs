@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bench::measure::cpu::{CpuSnapshot, shares};
 use bench::measure::load::{WrkRun, wrk};
-use bench::measure::pipeline::event_pipeline;
+use bench::measure::pipeline::{PipelineRun, event_pipeline};
 use bench::measure::relay_log::RelayLog;
 use bench::results::{Burst, EventPath, EventPathRow, KilledUnderLoad};
 use bench::stats::Summary;
@@ -21,7 +21,7 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::util::Timeout;
 use servers::kafka::NISSHI_VERSION;
 
-use crate::{Bench, back_to_seeded, say};
+use crate::{Bench, back_to_seeded, pipeline, say};
 
 /// The topic sizes measured.
 pub const TOPIC_SIZES: [u64; 3] = [0, 100_000, 1_000_000];
@@ -58,22 +58,11 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<EventPath> {
             .filter(|(process, _)| process.starts_with("nisshi"))
             .map(|(_, share)| share)
             .sum();
-        // One 10 s run's p50 varies by half between runs on two cores:
-        // the median of several is what compares across topic sizes.
-        let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
-        for _ in 0..bench.runs {
-            let run = event_pipeline(
-                &bench.client().await?,
-                &bench.stack.gateway_url,
-                &bench.pool,
-                200,
-                10,
-            )
-            .await?;
-            p50s.push(run.p50_ms);
-            p99s.push(run.p99_ms);
-        }
-        let (p50, p99) = (Summary::of(&p50s), Summary::of(&p99s));
+        // The median of several runs is what compares across topic sizes.
+        let runs = pipeline::steady_runs(bench).await?;
+        let summary =
+            |of: fn(&PipelineRun) -> f64| Summary::of(&runs.iter().map(of).collect::<Vec<_>>());
+        let (p50, p99) = (summary(|r| r.p50_ms), summary(|r| r.p99_ms));
         say(&format!(
             "event path, {size} events in the topic: creates c=1 {} c=32 {} req/s, pipeline p50 {} ms p99 {} ms; Kafka {:.0}% of the CPU at c=32",
             create_c1.show(0),
