@@ -9,7 +9,7 @@ use sqlx::Executor;
 use task_core::TaskRepository;
 use task_core::list::TaskFilter;
 use task_core::task::TaskStatus;
-use test_support::{TestDatabase, identity, prepared_statements};
+use test_support::{TestDatabase, identity, kept_for_any_values, prepared_statements};
 
 fn filter(owner: Option<&str>, status: Option<TaskStatus>) -> TaskFilter {
     TaskFilter {
@@ -141,10 +141,6 @@ async fn searches_are_planned_for_their_own_values() {
             .unwrap();
         assert_eq!(counts.total, 1);
     }
-    let kept: Vec<_> = prepared_statements(&pool, "%ILIKE%")
-        .await
-        .into_iter()
-        .filter(|(generic, _)| *generic > 0)
-        .collect();
+    let kept = kept_for_any_values(&pool, "%ILIKE%").await;
     assert!(kept.is_empty(), "kept for any values: {kept:#?}");
 }

@@ -39,6 +39,16 @@ pub async fn prepared_statements(pool: &PgPool, pattern: &str) -> Vec<(i64, Stri
     .expect("read the prepared statements")
 }
 
+/// The statements prepared on `pool`'s connection whose SQL is `LIKE`
+/// `pattern` and that ran at least once on a plan kept for any values.
+pub async fn kept_for_any_values(pool: &PgPool, pattern: &str) -> Vec<(i64, String)> {
+    prepared_statements(pool, pattern)
+        .await
+        .into_iter()
+        .filter(|(generic, _)| *generic > 0)
+        .collect()
+}
+
 /// A database of its own for one test, migrated to the current schema.
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
