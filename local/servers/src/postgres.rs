@@ -93,9 +93,11 @@ pub const LOCAL_SETTINGS: &[(&str, &str)] = &[
 const RANDOM_PAGE_COST: (&str, &str) = ("random_page_cost", "1.1");
 
 /// How often the autovacuum daemon looks for tables to analyze (by
-/// default every minute). nisshi creates its tables empty, and its
-/// connections keep the plans they made for them until the tables are first
-/// analyzed. Until then, on a new stack, 71% of nisshi's PostgreSQL time
+/// default every minute). nisshi creates its tables empty, and until they
+/// are first analyzed its connections ran its header fetch on a plan that
+/// compared offsets row by row (inferred: the plan could not be captured,
+/// but restarting nisshi once the tables held events, or analyzing them
+/// sooner, ended it). Until then, on a new stack, 71% of nisshi's PostgreSQL time
 /// went on comparing offsets (`int8eq` under `ExecEvalScalarArrayOp`, by
 /// perf), the dispatcher delivered about one event per Trigger every 0.7 s,
 /// and a create at 1 connection cost PostgreSQL 3-5 ms of CPU instead of
