@@ -139,6 +139,32 @@ async fn the_counts_of_a_search_stop_at_a_hundred() {
 }
 
 #[tokio::test]
+async fn a_search_is_counted_within_the_title_or_the_description() {
+    let app = app().await;
+    app.db
+        .insert_task("Soak the oat", TaskStatus::Pending)
+        .await;
+    app.db.insert_task("Porridge", TaskStatus::Complete).await;
+    sqlx::query(
+        "UPDATE tasks SET description = CASE title WHEN 'Soak the oat' THEN 'meal for two' \
+         ELSE E'oat\nmeal, stirred' END",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let counts: Value = app
+        .get("/api/task-counts?q=OAT%0Ameal")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        json!({"total": 1, "pending": 0, "in_progress": 0, "complete": 1, "exact": true})
+    );
+}
+
+#[tokio::test]
 async fn a_bad_search_is_422() {
     let app = app().await;
     let long = "x".repeat(256);
