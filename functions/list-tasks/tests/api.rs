@@ -231,8 +231,9 @@ async fn a_query_string_no_valid_request_has_is_414() {
 
 /// Seeds `count` tasks of alice's in one statement (titles `filler <n>`),
 /// oldest first.
-async fn seed(app: &TestApp, count: i64) {
-    app.db.owner_by_default("alice").await;
+/// `count` of `username`'s tasks, none matching a search but for "filler".
+async fn seed(app: &TestApp, username: &str, count: i64) {
+    app.db.owner_by_default(username).await;
     sqlx::query(
         "INSERT INTO tasks (title, description) \
          SELECT 'filler ' || n, 'nothing to see' FROM generate_series(1, $1) AS n",
@@ -249,11 +250,16 @@ async fn a_search_finds_old_rare_matches_and_pages_common_ones_the_same_way() {
     app.db
         .insert_task("The oldest aardvark", TaskStatus::Pending)
         .await;
-    seed(&app, 5000).await;
+    seed(&app, "alice", 5000).await;
     app.db
         .insert_task("A newer aardvark", TaskStatus::Complete)
         .await;
-    // Rare: beyond the newest candidates, found through the trigram index.
+    app.db
+        .insert_task_of("bob", "Bob's aardvark", TaskStatus::Pending)
+        .await;
+    // Rare: beyond the newest candidates, found through the trigram index
+    // (alice has most of the tasks: her own among the matches are found by
+    // checking each match's owner).
     let (found, link) = list(&app, "?q=AARDVARK").await;
     assert_eq!(titles(&found), ["A newer aardvark", "The oldest aardvark"]);
     assert_eq!(link, None);
@@ -278,6 +284,24 @@ async fn a_search_finds_old_rare_matches_and_pages_common_ones_the_same_way() {
         }
     }
     assert_eq!(seen, 5000);
+}
+
+#[tokio::test]
+async fn a_rare_match_of_an_owner_of_few_tasks_is_found_through_the_index_too() {
+    // alice has fewer than half of the tasks: the index scan narrows by
+    // owner itself.
+    let app = app().await;
+    app.db
+        .insert_task("The oldest aardvark", TaskStatus::Pending)
+        .await;
+    seed(&app, "alice", 2500).await;
+    seed(&app, "bob", 3000).await;
+    app.db
+        .insert_task_of("bob", "Bob's aardvark", TaskStatus::Pending)
+        .await;
+    let (found, link) = list(&app, "?q=aardvark").await;
+    assert_eq!(titles(&found), ["The oldest aardvark"]);
+    assert_eq!(link, None);
 }
 
 #[tokio::test]

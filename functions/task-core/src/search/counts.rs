@@ -43,7 +43,8 @@ impl TaskRepository {
                 return Ok(capped(found));
             }
         }
-        count_from_index(&mut conn, owner, &pattern, wanted)
+        let by_owner = self.index_narrows_by_owner(candidates).await?;
+        count_from_index(&mut conn, owner, &pattern, wanted, by_owner)
             .await
             .map(capped)
     }
@@ -89,12 +90,14 @@ async fn count_newest(
     Ok(statuses.into_iter().map(|status| (status, 1)).collect())
 }
 
-/// The statuses of the first `wanted` matches the trigram index find.
+/// The statuses of the first `wanted` matches the trigram index finds (the
+/// owner's as [`super::from_index`] finds them).
 async fn count_from_index(
     conn: &mut PgConnection,
     owner: Option<&str>,
     pattern: &str,
     wanted: i64,
+    by_owner: bool,
 ) -> Result<TaskCounts, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     indexes_only(&mut tx).await?;
@@ -106,13 +109,15 @@ async fn count_from_index(
                 AND (strpos($1, E'\n') = 0
                      OR lower(title) LIKE lower($1) ESCAPE '\'
                      OR lower(description) LIKE lower($1) ESCAPE '\')
-                AND ($3::text IS NULL OR owner = $3)
+                AND ($3::text IS NULL
+                     OR CASE WHEN $4 THEN owner = $3 ELSE (owner = $3) IS TRUE END)
               LIMIT $2) AS matching
         GROUP BY status
         "#,
         pattern,
         wanted,
         owner,
+        by_owner,
     )
     .fetch_all(&mut *tx)
     .await?;
