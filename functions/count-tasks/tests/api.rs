@@ -142,16 +142,8 @@ async fn the_counts_of_a_search_stop_at_a_hundred() {
 async fn a_search_is_counted_within_the_title_or_the_description() {
     let app = app().await;
     app.db
-        .insert_task("Soak the oat", TaskStatus::Pending)
+        .insert_tasks_around_the_search_separator(TaskStatus::Complete)
         .await;
-    app.db.insert_task("Porridge", TaskStatus::Complete).await;
-    sqlx::query(
-        "UPDATE tasks SET description = CASE title WHEN 'Soak the oat' THEN 'meal for two' \
-         ELSE E'oat\nmeal, stirred' END",
-    )
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
     let counts: Value = app
         .get("/api/task-counts?q=OAT%0Ameal")
         .await

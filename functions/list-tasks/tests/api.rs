@@ -88,19 +88,10 @@ async fn searches_title_and_description_case_insensitively_and_literally() {
 
 #[tokio::test]
 async fn a_search_never_matches_across_the_title_and_the_description() {
-    // The stored search text joins them with a newline.
     let app = app().await;
     app.db
-        .insert_task("Soak the oat", TaskStatus::Pending)
+        .insert_tasks_around_the_search_separator(TaskStatus::Pending)
         .await;
-    app.db.insert_task("Porridge", TaskStatus::Pending).await;
-    sqlx::query(
-        "UPDATE tasks SET description = CASE title WHEN 'Soak the oat' THEN 'meal for two' \
-         ELSE E'oat\nmeal, stirred' END",
-    )
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
     assert_eq!(titles(&list(&app, "?q=OAT%0AMeal").await.0), ["Porridge"]);
     assert_eq!(titles(&list(&app, "?q=oat").await.0).len(), 2);
 }

@@ -128,6 +128,22 @@ impl TestDatabase {
         .expect("set the owner's default");
     }
 
+    /// Two tasks of alice's on either side of the separator in a task's
+    /// stored search text (title, newline, description): "Soak the oat"
+    /// with "meal for two" (its search text holds "oat\nmeal" across the
+    /// separator) and "Porridge" (`status`) with "oat\nmeal, stirred".
+    pub async fn insert_tasks_around_the_search_separator(&self, status: TaskStatus) {
+        self.insert_task("Soak the oat", TaskStatus::Pending).await;
+        self.insert_task("Porridge", status).await;
+        sqlx::query(
+            "UPDATE tasks SET description = CASE title WHEN 'Soak the oat' THEN 'meal for two' \
+             ELSE E'oat\nmeal, stirred' END",
+        )
+        .execute(&self.pool)
+        .await
+        .expect("set the descriptions");
+    }
+
     /// Inserts a task of alice's directly, bypassing the API.
     pub async fn insert_task(&self, title: &str, status: TaskStatus) -> Task {
         self.insert_task_of(DEFAULT_USER, title, status).await
