@@ -144,14 +144,8 @@ async fn a_search_is_counted_within_the_title_or_the_description() {
     app.db
         .insert_tasks_around_the_search_separator(TaskStatus::Complete)
         .await;
-    let counts: Value = app
-        .get("/api/task-counts?q=OAT%0Ameal")
-        .await
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        counts,
+        counts(&app, "?q=OAT%0Ameal").await,
         json!({"total": 1, "pending": 0, "in_progress": 0, "complete": 1, "exact": true})
     );
 }

@@ -220,9 +220,8 @@ async fn a_query_string_no_valid_request_has_is_414() {
     assert_eq!(problem["type"], "urn:task-app:problem:uri-too-long");
 }
 
-/// Seeds `count` tasks of alice's in one statement (titles `filler <n>`),
-/// oldest first.
-/// `count` of `username`'s tasks, none matching a search but for "filler".
+/// Seeds `count` tasks of `username`'s in one statement (titles
+/// `filler <n>`), oldest first: none matches a search but for "filler".
 async fn seed(app: &TestApp, username: &str, count: i64) {
     app.db.owner_by_default(username).await;
     sqlx::query(

@@ -97,11 +97,12 @@ const RANDOM_PAGE_COST: (&str, &str) = ("random_page_cost", "1.1");
 /// are first analyzed its connections ran its header fetch on a plan that
 /// compared offsets row by row (inferred: the plan could not be captured,
 /// but restarting nisshi once the tables held events, or analyzing them
-/// sooner, ended it). Until then, on a new stack, 71% of nisshi's PostgreSQL time
-/// went on comparing offsets (`int8eq` under `ExecEvalScalarArrayOp`, by
-/// perf), the dispatcher delivered about one event per Trigger every 0.7 s,
-/// and a create at 1 connection cost PostgreSQL 3-5 ms of CPU instead of
-/// 1.5 (270-380 creates/s against 560-660).
+/// sooner, ended it). Until then, on a new stack, 71% of nisshi's
+/// PostgreSQL time went on comparing offsets (`int8eq` under
+/// `ExecEvalScalarArrayOp`, by perf), the dispatcher delivered about one
+/// event per Trigger every 0.7 s, and a create at 1 connection cost
+/// PostgreSQL 3-5 ms of CPU instead of 1.5 (270-380 creates/s against
+/// 560-660).
 const FIRST_STATISTICS_SOON: (&str, &str) = ("autovacuum_naptime", "5s");
 
 impl PostgresCluster {

@@ -43,7 +43,7 @@ impl TaskRepository {
                 return Ok(capped(found));
             }
         }
-        let by_owner = self.index_narrows_by_owner(candidates).await?;
+        let by_owner = self.index_narrows_by_owner(owner, candidates).await?;
         count_from_index(&mut conn, owner, &pattern, wanted, by_owner)
             .await
             .map(capped)
