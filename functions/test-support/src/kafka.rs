@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use servers::kafka::{broker_command, find_nisshi, prepare_storage};
+use servers::kafka::{broker_command, find_nisshi, keep_catalog_statistics, prepare_storage};
 use servers::ports::{free_port, wait_listening};
 use servers::postgres::random_password;
 use servers::process::stop_with_parent;
@@ -89,6 +89,7 @@ fn start() -> Result<KafkaServer, String> {
         .map_err(|e| e.to_string())?;
     let port = free_port().map_err(|e| e.to_string())?;
     let pid = spawn(&nisshi, port, &storage)?;
+    keep_catalog_statistics(crate::postgres::server()).map_err(|e| e.to_string())?;
     Ok(KafkaServer {
         bootstrap: format!("127.0.0.1:{port}"),
         started: Some(Started {

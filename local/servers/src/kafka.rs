@@ -68,10 +68,45 @@ pub fn prepare_storage(cluster: &PostgresCluster, password: &str) -> Result<Stri
             &format!("CREATE DATABASE {STORAGE_DATABASE} OWNER {STORAGE_ROLE}"),
         )?;
     }
+    // nisshi's maintenance statements are planned over the whole record
+    // table, and PostgreSQL compiled them with JIT on every sweep: 0.4-0.7 s
+    // each at 1,200,000 records, for statements that then ran in 1-2 ms.
+    cluster.psql(
+        "postgres",
+        &format!("ALTER DATABASE {STORAGE_DATABASE} SET jit = off"),
+    )?;
     Ok(format!(
         "{}?maintenance_interval={MAINTENANCE_INTERVAL}",
         cluster.url_as(STORAGE_ROLE, password, STORAGE_DATABASE)
     ))
+}
+
+/// nisshi's catalog: a handful of rows, too few changes for autovacuum's
+/// default threshold (50) ever to analyze them.
+const CATALOG_TABLES: [&str; 5] = [
+    "cluster",
+    "topic",
+    "topition",
+    "topic_configuration",
+    "watermark",
+];
+
+/// Has autovacuum analyze nisshi's catalog tables after any change, and
+/// analyzes them now; call it once nisshi listens (it creates its tables
+/// before). Without their statistics, two of nisshi's retention statements
+/// joined the catalog to every record: at 1,200,000 records 1.3-1.6 s and
+/// 0.45-0.75 s of PostgreSQL per sweep, against 0.4 ms each with them.
+pub fn keep_catalog_statistics(cluster: &PostgresCluster) -> Result<(), PostgresError> {
+    let sql: String = CATALOG_TABLES
+        .iter()
+        .map(|table| {
+            format!(
+                "ALTER TABLE {table} SET (autovacuum_analyze_threshold = 0, \
+                 autovacuum_analyze_scale_factor = 0); ANALYZE {table};"
+            )
+        })
+        .collect();
+    cluster.psql(STORAGE_DATABASE, &sql).map(drop)
 }
 
 /// The command that runs nisshi in the foreground on 127.0.0.1:`port`,

@@ -19,7 +19,9 @@ use crate::lock::StackLock;
 use crate::service::{Service, log};
 use crate::stack_file::{AuthInfo, AuthUser, StackFile};
 use knative_contract::edge_router::{GatewayConfig, SIGN_IN_PAGE_POLICY, SignIn, Upstream};
-use servers::kafka::{STORAGE_DATABASE, broker_command, find_nisshi, prepare_storage};
+use servers::kafka::{
+    STORAGE_DATABASE, broker_command, find_nisshi, keep_catalog_statistics, prepare_storage,
+};
 use servers::oidc::{AUDIENCE, OidcProvider, WEB_CLIENT};
 use servers::ports::wait_listening;
 use servers::postgres::{LOCAL_SETTINGS, PostgresCluster};

@@ -226,6 +226,8 @@ pub(super) async fn start_kafka(
     let bootstrap = format!("127.0.0.1:{port}");
     let address = bootstrap.clone();
     tokio::task::spawn_blocking(move || wait_listening(&address, READY_TIMEOUT)).await??;
+    let cluster = database.cluster.clone();
+    tokio::task::spawn_blocking(move || keep_catalog_statistics(&cluster)).await??;
     Ok(bootstrap)
 }
 
