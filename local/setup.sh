@@ -102,13 +102,13 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 nisshi_args=(--locked --no-default-features --features postgres)
 rust_minor=$(rustc --version | cut -d' ' -f2 | cut -d. -f2)
 [ "$rust_minor" -ge 96 ] || nisshi_args+=(--ignore-rust-version)
-cargo_install nisshi 0.8.1 nisshi 10 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
+cargo_install nisshi 0.8.1 nisshi 14 "the Kafka-protocol broker of the local stack" "${nisshi_args[@]}"
 # The web app's build: Trunk, and the wasm-bindgen CLI of the version web/Cargo.lock
 # pins (not --locked: its lockfile wants crates this registry lacks).
 # Without its update check, which the offline build (web/Trunk.toml) never
 # runs: its crates.io client is one thing less to compile.
-cargo_install trunk 0.21.14 trunk 5 "builds the web app" --locked --no-default-features --features rustls
-cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 2 "the web app's JavaScript bindings"
+cargo_install trunk 0.21.14 trunk 7 "builds the web app" --locked --no-default-features --features rustls
+cargo_install wasm-bindgen-cli 0.2.130 wasm-bindgen 3 "the web app's JavaScript bindings"
 
 # wasm-opt (binaryen, from npm: Debian's is too old) and Playwright, for web/.
 # Playwright never downloads a browser here: the tests drive Debian's Chromium.
@@ -138,7 +138,7 @@ if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 
 fi
 ok "$(/usr/bin/chromium --version 2>/dev/null)"
 # The dependencies' advisories, licences and sources (deny.toml).
-cargo_install cargo-deny 0.20.2 cargo-deny 2 "checks the dependencies against deny.toml" --locked
+cargo_install cargo-deny 0.20.2 cargo-deny 3 "checks the dependencies against deny.toml" --locked
 # The manifest and workflow checks: schemas from npm and PyPI.
 npm_tools knative/check "the Knative manifests' schemas"
 npm_tools .github/check "the GitHub Actions schema"
