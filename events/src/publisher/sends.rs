@@ -50,8 +50,8 @@ pub(super) struct BackgroundSends {
     /// a burst ends is what the audit log still has to catch up on: 256
     /// instead of 1,024 cut that from 1.3–1.8 s to 0.3–0.8 s after 10 s of
     /// creates at 32 connections, but creates then waited for the event
-    /// path sooner and a 10 s run got through about half as many (246/s
-    /// against 526/s, 2 cores), so the default stays at 1,024.
+    /// path sooner: 246 creates/s at 32 connections against 526 in one
+    /// `seed_vs_project.py` run each (2 cores), so the default stays 1,024.
     held: Arc<Semaphore>,
     held_at_most: usize,
     /// Whether a wait for a slot ran out, and not half of the slots were
