@@ -108,7 +108,12 @@ fn plan(wanted: i64, density: f64, candidates: i64, index_cost: f64) -> Plan {
 }
 
 /// The matches among the newest `rows` candidates (status and cursor
-/// applied), at most a page; and how many candidates were read.
+/// applied), at most a page; and how many candidates were read. The walk
+/// stops at a full page: a common word is found within the first few
+/// hundred rows, and reading the whole window first (as a materialized
+/// list) cost a user with 1,000 tasks 1.3 ms against 0.4 (measured at
+/// 1,000,000 tasks). Only a page that did not fill asks how many
+/// candidates the window held.
 async fn walk(
     conn: &mut PgConnection,
     filter: &TaskFilter,
@@ -117,57 +122,63 @@ async fn walk(
 ) -> Result<(Vec<Task>, i64), sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     planned_for_its_values(&mut tx).await?;
-    let result = sqlx::query!(
+    let status = filter.status.map(TaskStatus::as_str);
+    let owner = filter.owner.as_deref();
+    // The LIMIT keeps the match out of the subquery: the newest `rows`
+    // candidates are walked by id, never looked up by the text.
+    let tasks = sqlx::query_as!(
+        Task,
         r#"
-        WITH newest AS MATERIALIZED (
+        SELECT id, title, description, status AS "status: TaskStatus",
+               created_at, updated_at, version, owner
+        FROM (
             SELECT * FROM tasks
             WHERE ($1::text IS NULL OR status = $1)
               AND ($2::bigint IS NULL OR id < $2)
               AND ($6::text IS NULL OR owner = $6)
             ORDER BY id DESC
             LIMIT $5
-        )
-        SELECT (SELECT count(*) FROM newest) AS "read!",
-               m.id AS "id?", m.title AS "title?", m.description,
-               m.status AS "status?: TaskStatus", m.created_at AS "created_at?",
-               m.updated_at AS "updated_at?", m.version AS "version?", m.owner AS "owner?"
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (
-            SELECT * FROM newest
-            WHERE search_text LIKE lower($3) ESCAPE '\'
-              AND (strpos($3, E'\n') = 0
-                   OR lower(title) LIKE lower($3) ESCAPE '\'
-                   OR lower(description) LIKE lower($3) ESCAPE '\')
-            ORDER BY id DESC
-            LIMIT $4
-        ) AS m ON true
+        ) AS newest
+        WHERE search_text LIKE lower($3) ESCAPE '\'
+          AND (strpos($3, E'\n') = 0
+               OR lower(title) LIKE lower($3) ESCAPE '\'
+               OR lower(description) LIKE lower($3) ESCAPE '\')
+        ORDER BY id DESC
+        LIMIT $4
         "#,
-        filter.status.map(TaskStatus::as_str),
+        status,
         filter.before_id,
         pattern,
         filter.limit,
         rows,
-        filter.owner.as_deref(),
+        owner,
     )
     .fetch_all(&mut *tx)
     .await?;
+    let read = if tasks.len() as i64 >= filter.limit {
+        // Not needed by a full page: at most the window.
+        rows
+    } else {
+        sqlx::query_scalar!(
+            r#"
+            SELECT count(*) AS "read!" FROM (
+                SELECT 1 FROM tasks
+                WHERE ($1::text IS NULL OR status = $1)
+                  AND ($2::bigint IS NULL OR id < $2)
+                  AND ($4::text IS NULL OR owner = $4)
+                ORDER BY id DESC
+                LIMIT $3
+            ) AS candidates
+            "#,
+            status,
+            filter.before_id,
+            rows,
+            owner,
+        )
+        .fetch_one(&mut *tx)
+        .await?
+    };
     tx.commit().await?;
-    let read = result.first().map_or(0, |row| row.read);
-    let tasks = result
-        .into_iter()
-        .filter_map(|row| {
-            Some(Task {
-                id: row.id?,
-                title: row.title?,
-                description: row.description,
-                status: row.status?,
-                created_at: row.created_at?,
-                updated_at: row.updated_at?,
-                version: row.version?,
-                owner: row.owner?,
-            })
-        })
-        .collect();
     Ok((tasks, read))
 }
 
