@@ -156,9 +156,11 @@ async fn walk(
     .fetch_all(&mut *tx)
     .await?;
     let read = if tasks.len() as i64 >= filter.limit {
-        // Not needed by a full page: at most the window.
+        // The callers stop at a full page and never read this.
         rows
     } else {
+        // The same candidates as the page's subquery (a `query!` takes one
+        // literal, so the filter is written twice), counted by id only.
         sqlx::query_scalar!(
             r#"
             SELECT count(*) AS "read!" FROM (
