@@ -37,6 +37,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<EventPath> {
     for size in TOPIC_SIZES {
         fill(bench, size - filled).await?;
         filled = size;
+        settled(bench).await?;
         let create = |connections| async move {
             let mut runs = Vec::new();
             for _ in 0..bench.runs {
@@ -59,6 +60,7 @@ pub async fn measure(bench: &Bench) -> anyhow::Result<EventPath> {
             .map(|(_, share)| share)
             .sum();
         // The median of several runs is what compares across topic sizes.
+        settled(bench).await?;
         let runs = pipeline::steady_runs(bench).await?;
         let summary =
             |of: fn(&PipelineRun) -> f64| Summary::of(&runs.iter().map(of).collect::<Vec<_>>());
@@ -187,6 +189,41 @@ async fn fill(bench: &Bench, count: u64) -> anyhow::Result<()> {
         .await?
         .error_for_status()?;
     caught_up(bench, Duration::from_secs(600)).await
+}
+
+/// Waits until PostgreSQL's autovacuum has been idle for two seconds. A
+/// vacuum of the table the fill or the creates just grew (nisshi's headers
+/// reach 7 million rows at 1,000,000 events) takes one of the two cores for
+/// up to a minute: a row measured beside it measures that vacuum, not the
+/// topic's size (one row's pipeline p50 was 34% over the others', the
+/// largest topic's not).
+async fn settled(bench: &Bench) -> anyhow::Result<()> {
+    const QUIET: Duration = Duration::from_secs(2);
+    const LIMIT: Duration = Duration::from_secs(300);
+    let start = Instant::now();
+    let mut quiet_since = Instant::now();
+    while start.elapsed() < LIMIT {
+        let vacuuming: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+        )
+        .fetch_one(&bench.pool)
+        .await?;
+        if vacuuming > 0 {
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= QUIET {
+            let waited = start.elapsed().saturating_sub(QUIET);
+            if waited > Duration::from_secs(1) {
+                say(&format!(
+                    "event path: waited {:.0} s for autovacuum to finish",
+                    waited.as_secs_f64()
+                ));
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    say("event path: autovacuum still busy after 5 minutes; measuring anyway");
+    Ok(())
 }
 
 /// Waits until every task's creation is in the audit log.
