@@ -309,7 +309,7 @@ fn scale_section(md: &mut String, rows: &[ScaleRow]) {
         "## Cost as the data grows\n\nEach route through the gateway, {} requests one after another, with the table at {small} and at {large} tasks (random words from a 50,000-word vocabulary; the rare word in 10 tasks, the common one in 1 of 10), and a task whose history holds 20,000 entries of 10,000-character descriptions.{} Targets: at the large size every route within 2x of its small-size median and under 20 ms.\n\n",
         100,
         if owned {
-            " Every request is made as one user, who sees only its own tasks (the rare word is in 10 of them, and the long history is of one of them): first with every task that user's, then with the tasks spread over many users, in runs of ten, the user owning its share."
+            " Every request is made as one user, who sees only its own tasks (the rare word is in 10 of them, and the long history is of one of them): first with every task that user's, then with the tasks spread over many users in runs of ten, the user's runs far apart: 1,000 of the small table's tasks, and 1,000 more of the large one's, so that both sizes search the same number of the user's newest tasks."
         } else {
             ""
         }

@@ -277,6 +277,28 @@ async fn a_search_finds_old_rare_matches_and_pages_common_ones_the_same_way() {
 }
 
 #[tokio::test]
+async fn a_page_that_the_first_window_does_not_fill_is_walked_on_from_where_it_ended() {
+    // One task in twenty has the word: the first window holds a quarter of
+    // the page, and the walk goes on past it (not from the newest again).
+    let app = app().await;
+    app.db.owner_by_default("alice").await;
+    sqlx::query(
+        "INSERT INTO tasks (title) \
+         SELECT 'task ' || n || CASE WHEN n % 20 = 0 THEN ' kettle' ELSE '' END \
+         FROM generate_series(1, 20000) AS n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let (found, link) = list(&app, "?q=kettle&limit=100").await;
+    let newest: Vec<String> = (0..100)
+        .map(|k| format!("task {} kettle", 20000 - 20 * k))
+        .collect();
+    assert_eq!(titles(&found), newest);
+    assert!(link.is_some());
+}
+
+#[tokio::test]
 async fn a_rare_match_of_an_owner_of_few_tasks_is_found_through_the_index_too() {
     // alice has fewer than half of the tasks: the index scan narrows by
     // owner itself.

@@ -219,7 +219,8 @@ async fn main() -> anyhow::Result<()> {
 
 /// Every read route and a create as [`USER`] at 10,000 tasks, then at
 /// `large` tasks: first with every task [`USER`]'s, then with the tasks
-/// spread over [`SPREAD_OWNERS`] users ([`USER`] among them).
+/// spread over [`SPREAD_OWNERS`] users ([`USER`] among them, with about
+/// [`bench::measure::scale::SPREAD_USER_TASKS`] of each size's new tasks).
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
     let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
     let small = 10_000;

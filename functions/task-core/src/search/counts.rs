@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{Plan, SEARCH_WINDOW, indexes_only, plan};
+use super::{COUNT_WINDOW, Plan, indexes_only, plan};
 use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
@@ -31,8 +31,8 @@ impl TaskRepository {
         let wanted = SEARCH_COUNT_CAP + 1;
         let candidates = self.count_all(owner).await?.total;
         let mut conn = self.pool().acquire().await?;
-        let found = count_newest(&mut conn, owner, &pattern, SEARCH_WINDOW, wanted).await?;
-        let read = SEARCH_WINDOW.min(candidates);
+        let found = count_newest(&mut conn, owner, &pattern, COUNT_WINDOW, wanted).await?;
+        let read = COUNT_WINDOW.min(candidates);
         if found.total >= wanted || read >= candidates {
             return Ok(capped(found));
         }

@@ -11,12 +11,12 @@
 //! and description, lowered once when the task is written (a comparison of
 //! bytes, several times cheaper than ILIKE lowering both sides on every row).
 //!
-//! Every search first walks the newest [`SEARCH_WINDOW`] candidates. What it
+//! Every search first walks the newest [`PAGE_WINDOW`] candidates. What it
 //! finds there tells how common the word is, and so which way finishes the
-//! page for less (a small cost model, in rows read). The counts of a search
-//! stop at a hundred and are found the same two ways (`counts.rs`): a common
-//! word reaches the cap within the newest tasks, a rare one is counted from
-//! the index.
+//! page for less (a small cost model, in rows read): walking on from where
+//! the window ended, or the index. The counts of a search stop at a hundred
+//! and are found the same two ways (`counts.rs`): a common word reaches the
+//! cap within the newest tasks, a rare one is counted from the index.
 
 mod counts;
 
@@ -27,8 +27,16 @@ use crate::list::TaskFilter;
 use crate::repository::{TaskRepository, like_pattern};
 use crate::task::{Task, TaskStatus};
 
-/// How many of the newest candidates every search reads first.
-const SEARCH_WINDOW: i64 = 2000;
+/// How many of the newest candidates every search reads first. Small,
+/// because a walk goes on from where it ended: a common word's page costs
+/// no more for it, and a rare word (for the index anyway) reads 500 rows
+/// before the index rather than 2,000: for a user whose tasks are spread
+/// over a table of 1,000,000, that is ~1.5 ms of random heap reads.
+const PAGE_WINDOW: i64 = 500;
+/// How many of the newest candidates every count of a search reads first
+/// (`counts.rs`): it stops at a hundred matches, not a page, so it walks
+/// as far as a common word's cap before choosing.
+const COUNT_WINDOW: i64 = 2000;
 /// The most rows a walk reads before the index is the better way.
 const WALK_LIMIT: i64 = 100_000;
 /// Relative cost of a row fetched through the trigram index (a random heap
@@ -44,17 +52,26 @@ impl TaskRepository {
     ) -> Result<Vec<Task>, sqlx::Error> {
         let pattern = like_pattern(search);
         let mut conn = self.pool().acquire().await?;
-        let (found, read) = walk(&mut conn, filter, &pattern, SEARCH_WINDOW).await?;
-        if found.len() as i64 >= filter.limit || read < SEARCH_WINDOW {
-            return Ok(found);
+        let first = walk(&mut conn, filter, &pattern, PAGE_WINDOW).await?;
+        if first.tasks.len() as i64 >= filter.limit || first.read < PAGE_WINDOW {
+            return Ok(first.tasks);
         }
         let counts = self.count_all(filter.owner.as_deref()).await?;
         let candidates = counts.of(filter.status);
-        let density = found.len() as f64 / read as f64;
-        if let Plan::Walk(rows) = plan(filter.limit, density, candidates, INDEX_ROW_COST) {
-            let (found, read) = walk(&mut conn, filter, &pattern, rows).await?;
-            if found.len() as i64 >= filter.limit || read < rows {
-                return Ok(found);
+        let density = first.tasks.len() as f64 / first.read as f64;
+        let wanted = filter.limit - first.tasks.len() as i64;
+        let plan = plan(wanted, density, candidates - first.read, INDEX_ROW_COST);
+        if let (Plan::Walk(rows), Some(oldest)) = (plan, first.oldest) {
+            let rest = TaskFilter {
+                before_id: Some(oldest),
+                limit: wanted,
+                ..filter.clone()
+            };
+            let more = walk(&mut conn, &rest, &pattern, rows).await?;
+            if more.tasks.len() as i64 >= wanted || more.read < rows {
+                let mut tasks = first.tasks;
+                tasks.extend(more.tasks);
+                return Ok(tasks);
             }
         }
         let by_owner = self
@@ -107,19 +124,29 @@ fn plan(wanted: i64, density: f64, candidates: i64, index_cost: f64) -> Plan {
     }
 }
 
+/// What a walk found.
+struct Walked {
+    /// The matches, at most a page.
+    tasks: Vec<Task>,
+    /// How many candidates were read.
+    read: i64,
+    /// The oldest candidate read, where a walk goes on from (known when
+    /// the page did not fill).
+    oldest: Option<i64>,
+}
+
 /// The matches among the newest `rows` candidates (status and cursor
-/// applied), at most a page; and how many candidates were read. The walk
-/// stops at a full page: a common word is found within the first few
-/// hundred rows, and reading the whole window first (as a materialized
-/// list) cost a user with 1,000 tasks 1.3 ms against 0.4 (measured at
-/// 1,000,000 tasks). Only a page that did not fill asks how many
-/// candidates the window held.
+/// applied), at most a page. The walk stops at a full page: a common word
+/// is found within the first few hundred rows, and reading the whole
+/// window first (as a materialized list) cost a user with 1,000 tasks
+/// 1.3 ms against 0.4 (measured at 1,000,000 tasks). Only a page that did
+/// not fill asks how many candidates the window held, and where it ended.
 async fn walk(
     conn: &mut PgConnection,
     filter: &TaskFilter,
     pattern: &str,
     rows: i64,
-) -> Result<(Vec<Task>, i64), sqlx::Error> {
+) -> Result<Walked, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     planned_for_its_values(&mut tx).await?;
     let status = filter.status.map(TaskStatus::as_str);
@@ -155,16 +182,16 @@ async fn walk(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let read = if tasks.len() as i64 >= filter.limit {
-        // The callers stop at a full page and never read this.
-        rows
+    let (read, oldest) = if tasks.len() as i64 >= filter.limit {
+        // The callers stop at a full page and read neither.
+        (rows, None)
     } else {
         // The same candidates as the page's subquery (a `query!` takes one
-        // literal, so the filter is written twice), counted by id only.
-        sqlx::query_scalar!(
+        // literal, so the filter is written twice), by id only.
+        let window = sqlx::query!(
             r#"
-            SELECT count(*) AS "read!" FROM (
-                SELECT 1 FROM tasks
+            SELECT count(*) AS "read!", min(id) AS oldest FROM (
+                SELECT id FROM tasks
                 WHERE ($1::text IS NULL OR status = $1)
                   AND ($2::bigint IS NULL OR id < $2)
                   AND ($4::text IS NULL OR owner = $4)
@@ -178,10 +205,15 @@ async fn walk(
             owner,
         )
         .fetch_one(&mut *tx)
-        .await?
+        .await?;
+        (window.read, window.oldest)
     };
     tx.commit().await?;
-    Ok((tasks, read))
+    Ok(Walked {
+        tasks,
+        read,
+        oldest,
+    })
 }
 
 /// Every match from the trigram index, then the newest page of them; the
