@@ -193,10 +193,10 @@ async fn fill(bench: &Bench, count: u64) -> anyhow::Result<()> {
 
 /// Waits until PostgreSQL's autovacuum has been idle for two seconds. A
 /// vacuum of the table the fill or the creates just grew (nisshi's headers
-/// reach 7 million rows at 1,000,000 events) takes one of the two cores for
-/// up to a minute: a row measured beside it measures that vacuum, not the
-/// topic's size (one row's pipeline p50 was 34% over the others', the
-/// largest topic's not).
+/// reach 7 million rows at 1,000,000 events) can take one of the two cores
+/// for a long while: a row measured beside it would measure that vacuum
+/// too, not only the topic's size. (Without this wait one run's 100,000 row
+/// read a pipeline p50 34% over the others'; why, I did not measure.)
 async fn settled(bench: &Bench) -> anyhow::Result<()> {
     const QUIET: Duration = Duration::from_secs(2);
     const LIMIT: Duration = Duration::from_secs(300);
