@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{COUNT_WINDOW, Plan, indexes_only, plan};
+use super::{FIRST_WINDOW, Plan, indexes_only, plan};
 use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
@@ -29,42 +29,67 @@ impl TaskRepository {
     ) -> Result<TaskCounts, sqlx::Error> {
         let pattern = like_pattern(search);
         let wanted = SEARCH_COUNT_CAP + 1;
-        let candidates = self.count_all(owner).await?.total;
         let mut conn = self.pool().acquire().await?;
-        let found = count_newest(&mut conn, owner, &pattern, COUNT_WINDOW, wanted).await?;
-        let read = COUNT_WINDOW.min(candidates);
-        if found.total >= wanted || read >= candidates {
-            return Ok(capped(found));
+        let first = count_newest(&mut conn, owner, &pattern, None, FIRST_WINDOW, wanted).await?;
+        if first.found() >= wanted || first.read < FIRST_WINDOW {
+            return Ok(capped(first.statuses));
         }
-        let density = found.total as f64 / read as f64;
-        if let Plan::Walk(rows) = plan(wanted, density, candidates, COUNT_INDEX_COST) {
-            let found = count_newest(&mut conn, owner, &pattern, rows, wanted).await?;
-            if found.total >= wanted || rows >= candidates {
-                return Ok(capped(found));
+        let counts = self.count_all(owner).await?;
+        let scope = self.index_scope(owner, &counts).await?;
+        let density = first.found() as f64 / first.read as f64;
+        let still = wanted - first.found();
+        let plan = plan(still, density, scope.rows(density, COUNT_INDEX_COST));
+        if let (Plan::Walk(rows), Some(oldest)) = (plan, first.oldest) {
+            let more = count_newest(&mut conn, owner, &pattern, Some(oldest), rows, still).await?;
+            if more.found() >= still || more.read < rows {
+                let mut statuses = first.statuses;
+                statuses.extend(more.statuses);
+                return Ok(capped(statuses));
             }
         }
-        let by_owner = self.index_narrows_by_owner(owner, candidates).await?;
-        count_from_index(&mut conn, owner, &pattern, wanted, by_owner)
+        count_from_index(&mut conn, owner, &pattern, wanted, scope.by_owner)
             .await
             .map(capped)
     }
 }
 
-/// Counts past the cap are lower bounds.
-fn capped(mut counts: TaskCounts) -> TaskCounts {
+/// Counts from the statuses of the matches; past the cap they are lower
+/// bounds.
+fn capped(statuses: Vec<TaskStatus>) -> TaskCounts {
+    let mut counts: TaskCounts = statuses.into_iter().map(|status| (status, 1)).collect();
     counts.exact = counts.total <= SEARCH_COUNT_CAP;
     counts
 }
 
-/// The statuses of the first `wanted` matches among the newest `rows` tasks:
-/// the walk stops as soon as it has them.
+/// What a walk of the newest tasks counted.
+struct Counted {
+    /// The status of each match, at most the number wanted.
+    statuses: Vec<TaskStatus>,
+    /// How many tasks were read.
+    read: i64,
+    /// The oldest task read, where a walk goes on from (known when it did
+    /// not find all it wanted).
+    oldest: Option<i64>,
+}
+
+impl Counted {
+    fn found(&self) -> i64 {
+        self.statuses.len() as i64
+    }
+}
+
+/// The statuses of the first `wanted` matches among the newest `rows` tasks
+/// older than `before` (if given): the walk stops as soon as it has them.
+/// Only a walk that did not find them all asks how many tasks it read, and
+/// where it ended.
 async fn count_newest(
     conn: &mut PgConnection,
     owner: Option<&str>,
     pattern: &str,
+    before: Option<i64>,
     rows: i64,
     wanted: i64,
-) -> Result<TaskCounts, sqlx::Error> {
+) -> Result<Counted, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     planned_for_its_values(&mut tx).await?;
     let statuses = sqlx::query_scalar!(
@@ -72,6 +97,7 @@ async fn count_newest(
         SELECT status AS "status!: TaskStatus"
         FROM (SELECT status, title, description, search_text FROM tasks
               WHERE ($4::text IS NULL OR owner = $4)
+                AND ($5::bigint IS NULL OR id < $5)
               ORDER BY id DESC LIMIT $2) AS newest
         WHERE search_text LIKE lower($1) ESCAPE '\'
           AND (strpos($1, E'\n') = 0
@@ -83,11 +109,38 @@ async fn count_newest(
         rows,
         wanted,
         owner,
+        before,
     )
     .fetch_all(&mut *tx)
     .await?;
+    let (read, oldest) = if statuses.len() as i64 >= wanted {
+        (rows, None)
+    } else {
+        // The same tasks as the walk's subquery, by id only.
+        let window = sqlx::query!(
+            r#"
+            SELECT count(*) AS "read!", min(id) AS oldest FROM (
+                SELECT id FROM tasks
+                WHERE ($1::text IS NULL OR owner = $1)
+                  AND ($2::bigint IS NULL OR id < $2)
+                ORDER BY id DESC
+                LIMIT $3
+            ) AS newest
+            "#,
+            owner,
+            before,
+            rows,
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        (window.read, window.oldest)
+    };
     tx.commit().await?;
-    Ok(statuses.into_iter().map(|status| (status, 1)).collect())
+    Ok(Counted {
+        statuses,
+        read,
+        oldest,
+    })
 }
 
 /// The statuses of the first `wanted` matches the trigram index finds (the
@@ -98,21 +151,20 @@ async fn count_from_index(
     pattern: &str,
     wanted: i64,
     by_owner: bool,
-) -> Result<TaskCounts, sqlx::Error> {
+) -> Result<Vec<TaskStatus>, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(conn).await?;
     indexes_only(&mut tx).await?;
-    let rows = sqlx::query!(
+    let statuses = sqlx::query_scalar!(
         r#"
-        SELECT status AS "status!: TaskStatus", count(*) AS "count!"
-        FROM (SELECT status FROM tasks
-              WHERE search_text LIKE lower($1) ESCAPE '\'
-                AND (strpos($1, E'\n') = 0
-                     OR lower(title) LIKE lower($1) ESCAPE '\'
-                     OR lower(description) LIKE lower($1) ESCAPE '\')
-                AND ($3::text IS NULL
-                     OR CASE WHEN $4 THEN owner = $3 ELSE (owner = $3) IS TRUE END)
-              LIMIT $2) AS matching
-        GROUP BY status
+        SELECT status AS "status!: TaskStatus"
+        FROM tasks
+        WHERE search_text LIKE lower($1) ESCAPE '\'
+          AND (strpos($1, E'\n') = 0
+               OR lower(title) LIKE lower($1) ESCAPE '\'
+               OR lower(description) LIKE lower($1) ESCAPE '\')
+          AND ($3::text IS NULL
+               OR CASE WHEN $4 THEN owner = $3 COLLATE "C" ELSE (owner = $3) IS TRUE END)
+        LIMIT $2
         "#,
         pattern,
         wanted,
@@ -122,25 +174,48 @@ async fn count_from_index(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.status, row.count))
-        .collect())
+    Ok(statuses)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::IndexScope;
     use super::*;
 
     #[test]
     fn a_count_walks_only_while_that_reads_less_than_the_index_would() {
+        let all = IndexScope {
+            everyone: 1_000_000,
+            fetched: 1_000_000,
+            by_owner: false,
+        };
+        let index = |density| all.rows(density, COUNT_INDEX_COST);
         // One in twenty among a million: the cap is within about 3,000 rows,
         // the index would find 50,000.
-        assert_eq!(
-            plan(101, 0.05, 1_000_000, COUNT_INDEX_COST),
-            Plan::Walk(3030)
-        );
+        assert_eq!(plan(101, 0.05, index(0.05)), Plan::Walk(3030));
         // One in a hundred: 15,000 rows to walk, 10,000 matches in the index.
-        assert_eq!(plan(101, 0.01, 1_000_000, COUNT_INDEX_COST), Plan::Index);
+        assert_eq!(plan(101, 0.01, index(0.01)), Plan::Index);
+    }
+
+    #[test]
+    fn a_common_word_is_walked_to_even_for_a_user_of_few_tasks() {
+        // A user of 2,000 tasks among 1,000,000, 50 matches in its newest
+        // 500: its 150 matches would be few to count from the index, but
+        // the index reads the word's entries for the whole table (100,000
+        // tasks; 3.9 ms measured), and the cap is within 800 more rows.
+        let spread = IndexScope {
+            everyone: 1_000_000,
+            fetched: 2_000,
+            by_owner: true,
+        };
+        assert_eq!(
+            plan(51, 0.1, spread.rows(0.1, COUNT_INDEX_COST)),
+            Plan::Walk(765)
+        );
+        // Of a rare word, the few the window found: the index.
+        assert_eq!(
+            plan(99, 0.004, spread.rows(0.004, COUNT_INDEX_COST)),
+            Plan::Index
+        );
     }
 }

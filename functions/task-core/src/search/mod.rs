@@ -11,7 +11,7 @@
 //! and description, lowered once when the task is written (a comparison of
 //! bytes, several times cheaper than ILIKE lowering both sides on every row).
 //!
-//! Every search first walks the newest [`PAGE_WINDOW`] candidates. What it
+//! Every search first walks the newest [`FIRST_WINDOW`] candidates. What it
 //! finds there tells how common the word is, and so which way finishes the
 //! page for less (a small cost model, in rows read): walking on from where
 //! the window ended, or the index. The counts of a search stop at a hundred
@@ -23,26 +23,29 @@ mod counts;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::db::{PLANNED_FOR_ITS_VALUES, planned_for_its_values};
-use crate::list::TaskFilter;
+use crate::list::{TaskCounts, TaskFilter};
 use crate::repository::{TaskRepository, like_pattern};
 use crate::task::{Task, TaskStatus};
 
-/// How many of the newest candidates every search reads first. Small,
-/// because a walk goes on from where it ended: a common word's page costs
-/// no more for it, and a rare word (for the index anyway) reads 500 rows
-/// before the index rather than 2,000: for a user whose tasks are spread
-/// over a table of 1,000,000, that is ~1.5 ms of random heap reads.
-const PAGE_WINDOW: i64 = 500;
-/// How many of the newest candidates every count of a search reads first
-/// (`counts.rs`): it stops at a hundred matches, not a page, so it walks
-/// as far as a common word's cap before choosing.
-const COUNT_WINDOW: i64 = 2000;
+/// How many of the newest candidates every search, and every count of one,
+/// reads first. Small, because a walk goes on from where it ended: a common
+/// word's page costs no more for it, and a rare word (for the index anyway)
+/// reads 500 rows before the index rather than 2,000: for a user whose
+/// tasks are spread over a table of 1,000,000, that is ~1.5 ms of random
+/// heap reads.
+const FIRST_WINDOW: i64 = 500;
 /// The most rows a walk reads before the index is the better way.
 const WALK_LIMIT: i64 = 100_000;
 /// Relative cost of a row fetched through the trigram index (a random heap
 /// access and a recheck) to a row read while walking the id index (measured
 /// at 1,000,000 tasks: about 6 µs against 0.5 µs).
 const INDEX_ROW_COST: f64 = 12.0;
+/// Relative cost of one task of the whole table listed under the word's
+/// trigrams, which the index reads whoever's tasks it narrows to: narrowed
+/// to a user of 2,000 tasks, a word in one task of ten cost 3.9 ms at
+/// 1,000,000 tasks (~40 ns for each of its 100,000 tasks, ~0.09 of a
+/// walked row), a rare word 0.06 ms.
+const INDEX_ENTRY_COST: f64 = 0.1;
 
 impl TaskRepository {
     pub(crate) async fn search(
@@ -52,15 +55,15 @@ impl TaskRepository {
     ) -> Result<Vec<Task>, sqlx::Error> {
         let pattern = like_pattern(search);
         let mut conn = self.pool().acquire().await?;
-        let first = walk(&mut conn, filter, &pattern, PAGE_WINDOW).await?;
-        if first.tasks.len() as i64 >= filter.limit || first.read < PAGE_WINDOW {
+        let first = walk(&mut conn, filter, &pattern, FIRST_WINDOW).await?;
+        if first.tasks.len() as i64 >= filter.limit || first.read < FIRST_WINDOW {
             return Ok(first.tasks);
         }
         let counts = self.count_all(filter.owner.as_deref()).await?;
-        let candidates = counts.of(filter.status);
+        let scope = self.index_scope(filter.owner.as_deref(), &counts).await?;
         let density = first.tasks.len() as f64 / first.read as f64;
         let wanted = filter.limit - first.tasks.len() as i64;
-        let plan = plan(wanted, density, candidates - first.read, INDEX_ROW_COST);
+        let plan = plan(wanted, density, scope.rows(density, INDEX_ROW_COST));
         if let (Plan::Walk(rows), Some(oldest)) = (plan, first.oldest) {
             let rest = TaskFilter {
                 before_id: Some(oldest),
@@ -74,28 +77,55 @@ impl TaskRepository {
                 return Ok(tasks);
             }
         }
-        let by_owner = self
-            .index_narrows_by_owner(filter.owner.as_deref(), counts.total)
-            .await?;
-        from_index(&mut conn, filter, &pattern, by_owner).await
+        from_index(&mut conn, filter, &pattern, scope.by_owner).await
     }
 
-    /// Whether the index scan should narrow by `owner` too (who has
-    /// `owners_tasks` tasks): not for an owner of most of the table's tasks.
-    /// Its entry in the index then lists most of the table, and intersecting
-    /// that list cost more (~5 ms at 1,000,000 tasks) than checking the owner
-    /// of each match, as the matches of anyone else are then at most as many
-    /// as the owner's. Without an owner (the admin) there is nothing to narrow.
-    async fn index_narrows_by_owner(
+    /// What the trigram index would read for `owner` (who has `owners`
+    /// tasks). It narrows by owner too, but not for an owner of most of the
+    /// table's tasks: its entry in the index then lists most of the table,
+    /// and intersecting that list cost more (~5 ms at 1,000,000 tasks) than
+    /// checking the owner of each match, as the matches of anyone else are
+    /// then at most as many as the owner's. Without an owner (the admin)
+    /// there is nothing to narrow.
+    async fn index_scope(
         &self,
         owner: Option<&str>,
-        owners_tasks: i64,
-    ) -> Result<bool, sqlx::Error> {
+        owners: &TaskCounts,
+    ) -> Result<IndexScope, sqlx::Error> {
         if owner.is_none() {
-            return Ok(false);
+            return Ok(IndexScope {
+                everyone: owners.total,
+                fetched: owners.total,
+                by_owner: false,
+            });
         }
         let everyone = self.count_all(None).await?.total;
-        Ok(owners_tasks * 2 < everyone)
+        let by_owner = owners.total * 2 < everyone;
+        Ok(IndexScope {
+            everyone,
+            fetched: if by_owner { owners.total } else { everyone },
+            by_owner,
+        })
+    }
+}
+
+/// What the trigram index reads to find a word's matches.
+struct IndexScope {
+    /// The tasks of the table, every user's: the index lists the word's
+    /// among them whoever's it narrows to.
+    everyone: i64,
+    /// The tasks whose matches are fetched from the heap (of every status:
+    /// a status is checked on each match).
+    fetched: i64,
+    by_owner: bool,
+}
+
+impl IndexScope {
+    /// The index's cost, in walked rows, for a word in `density` of the
+    /// tasks (as found in the first window), each fetched match costing
+    /// `per_match`.
+    fn rows(&self, density: f64, per_match: f64) -> f64 {
+        density * (self.fetched as f64 * per_match + self.everyone as f64 * INDEX_ENTRY_COST)
     }
 }
 
@@ -108,16 +138,15 @@ enum Plan {
 }
 
 /// A walk to `wanted` matches reads about `wanted / density` rows; the
-/// index finds about `density * candidates`, each costing `index_cost`
-/// walked rows. No match in the window: the word is rare, the index wins.
-fn plan(wanted: i64, density: f64, candidates: i64, index_cost: f64) -> Plan {
+/// index costs `index_rows` walked rows ([`IndexScope::rows`]). No match
+/// in the window: the word is rare, the index wins.
+fn plan(wanted: i64, density: f64, index_rows: f64) -> Plan {
     if density <= 0.0 {
         return Plan::Index;
     }
     // Half again the rows the density suggests, so one walk usually gets them.
     let walk = ((wanted as f64 / density) * 1.5).ceil() as i64;
-    let fetch = density * candidates as f64 * index_cost;
-    if walk <= WALK_LIMIT && (walk as f64) < fetch {
+    if walk <= WALK_LIMIT && (walk as f64) < index_rows {
         Plan::Walk(walk)
     } else {
         Plan::Index
@@ -217,8 +246,10 @@ async fn walk(
 }
 
 /// Every match from the trigram index, then the newest page of them; the
-/// owner's among them found by the index when `by_owner`, else checked on
-/// each match (`IS TRUE` keeps a condition out of an index scan).
+/// owner's among them found by the index when `by_owner` (compared under
+/// collation "C", as only the trigram index can: a btree index on owner
+/// would read every task of the owner's), else checked on each match
+/// (`IS TRUE` keeps a condition out of an index scan).
 async fn from_index(
     conn: &mut PgConnection,
     filter: &TaskFilter,
@@ -240,7 +271,7 @@ async fn from_index(
           AND ($1::text IS NULL OR status = $1)
           AND ($2::bigint IS NULL OR id < $2)
           AND ($5::text IS NULL
-               OR CASE WHEN $6 THEN owner = $5 ELSE (owner = $5) IS TRUE END)
+               OR CASE WHEN $6 THEN owner = $5 COLLATE "C" ELSE (owner = $5) IS TRUE END)
         ORDER BY id DESC
         LIMIT $4
         "#,
@@ -276,16 +307,31 @@ async fn indexes_only(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Er
 mod tests {
     use super::*;
 
+    /// One user's tasks, `of` the table's.
+    fn scope(mine: i64, of: i64) -> IndexScope {
+        IndexScope {
+            everyone: of,
+            fetched: mine,
+            by_owner: mine < of,
+        }
+    }
+
     #[test]
     fn a_common_word_is_walked_to_and_a_rare_one_fetched() {
+        let all = scope(1_000_000, 1_000_000);
+        let index = |density| all.rows(density, INDEX_ROW_COST);
         // No match among the newest: rare.
-        assert_eq!(plan(100, 0.0, 1_000_000, INDEX_ROW_COST), Plan::Index);
+        assert_eq!(plan(100, 0.0, index(0.0)), Plan::Index);
         // One task in ten: a page is within about 1,000 rows.
-        assert_eq!(plan(100, 0.1, 1_000_000, INDEX_ROW_COST), Plan::Walk(1500));
+        assert_eq!(plan(100, 0.1, index(0.1)), Plan::Walk(1500));
         // One in 2,000 among a million: 500 rows to fetch beat 300,000 to walk.
-        assert_eq!(plan(100, 0.0005, 1_000_000, INDEX_ROW_COST), Plan::Index);
+        assert_eq!(plan(100, 0.0005, index(0.0005)), Plan::Index);
         // In a small table the few matches are cheaper to fetch.
-        assert_eq!(plan(100, 0.01, 20_000, INDEX_ROW_COST), Plan::Index);
-        assert_eq!(plan(100, 0.02, 1_000_000, INDEX_ROW_COST), Plan::Walk(7500));
+        let small = scope(20_000, 20_000);
+        assert_eq!(
+            plan(100, 0.01, small.rows(0.01, INDEX_ROW_COST)),
+            Plan::Index
+        );
+        assert_eq!(plan(100, 0.02, index(0.02)), Plan::Walk(7500));
     }
 }
