@@ -63,7 +63,9 @@ pub struct ScaleRow {
 
 /// The table, the words the measured routes use, and whose tasks they are.
 pub struct ScaleData {
-    vocabulary: Vec<String>,
+    /// A word of the text in a few of the user's tasks at the small size
+    /// (so that both sizes find it: at the large one, a page of its newest).
+    word: String,
     /// The task with the long history.
     pub history_task: i64,
     /// Where a page in the middle of the long history starts.
@@ -126,15 +128,27 @@ impl ScaleData {
         .execute(pool)
         .await?;
         let mut data = Self {
-            vocabulary: vocabulary(),
+            word: String::new(),
             history_task: 0,
             history_middle: String::new(),
             user: user.to_string(),
             sub: sub.to_string(),
             owners,
         };
-        store_vocabulary(pool, &data.vocabulary).await?;
+        store_vocabulary(pool, &vocabulary()).await?;
         data.grow(pool, 0, tasks).await?;
+        // The first word of the vocabulary in 2 to 5 of them (each word is
+        // in about 3 of 10,000 tasks: a word drawn by number alone may be
+        // in none, and its search at the small size found nothing).
+        data.word = sqlx::query_scalar(
+            "SELECT w.word FROM bench_words w \
+             WHERE (SELECT count(*) FROM tasks \
+                    WHERE owner = $1 AND search_text LIKE '%' || w.word || '%') BETWEEN 2 AND 5 \
+             ORDER BY w.n LIMIT 1",
+        )
+        .bind(sub)
+        .fetch_one(pool)
+        .await?;
         data.history_task = sqlx::query_scalar(
             "INSERT INTO tasks (title, description, owner) VALUES ('A task changed 20,000 times', 'see its history', $1) RETURNING id",
         )
@@ -276,16 +290,14 @@ impl ScaleData {
             .fetch_one(pool)
             .await?;
         let mine = self.user_tasks(pool).await?;
-        let (middle_id, word): (i64, String) = (
-            sqlx::query_scalar(
-                "SELECT id FROM tasks WHERE owner = $2 ORDER BY id OFFSET $1 LIMIT 1",
-            )
-            .bind(mine / 2)
-            .bind(&self.sub)
-            .fetch_one(pool)
-            .await?,
-            self.vocabulary[7].clone(),
-        );
+        let middle_id: i64 = sqlx::query_scalar(
+            "SELECT id FROM tasks WHERE owner = $2 ORDER BY id OFFSET $1 LIMIT 1",
+        )
+        .bind(mine / 2)
+        .bind(&self.sub)
+        .fetch_one(pool)
+        .await?;
+        let word = &self.word;
         let ids: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM tasks WHERE owner = $2 ORDER BY random() LIMIT $1")
                 .bind((SAMPLES + WARM_UP) as i64)
