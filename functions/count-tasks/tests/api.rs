@@ -139,6 +139,41 @@ async fn the_counts_of_a_search_stop_at_a_hundred() {
 }
 
 #[tokio::test]
+async fn a_count_its_first_window_does_not_finish_is_walked_on_from_where_it_ended() {
+    // alice's 900 tasks (after 100,000 of bob's) have the word in one of
+    // ten: her newest 500 hold 50 of its 90, and as bob's tasks make the
+    // index dear, the count walks on past them. Walked from the newest
+    // again, it would count those 50 twice and stop at the cap.
+    let app = app().await;
+    app.db.owner_by_default("bob").await;
+    sqlx::query(
+        "INSERT INTO tasks (title) SELECT 'kettle ' || n FROM generate_series(1, 100000) AS n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    app.db.owner_by_default("alice").await;
+    sqlx::query(
+        "INSERT INTO tasks (title, status) \
+         SELECT 'task ' || n || CASE WHEN n % 10 = 0 THEN ' kettle' ELSE '' END, \
+                (ARRAY['pending','in_progress','complete'])[1 + n % 3] \
+         FROM generate_series(1, 900) AS n",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE tasks")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let counted = counts(&app, "?q=kettle").await;
+    assert_eq!(
+        counted,
+        json!({"total": 90, "pending": 30, "in_progress": 30, "complete": 30, "exact": true})
+    );
+}
+
+#[tokio::test]
 async fn a_search_is_counted_within_the_title_or_the_description() {
     let app = app().await;
     app.db
