@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{FIRST_WINDOW, Plan, indexes_only, plan};
+use super::{FIRST_WINDOW, Plan, indexes_only, plan, window_end};
 use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
@@ -117,23 +117,7 @@ async fn count_newest(
         (rows, None)
     } else {
         // The same tasks as the walk's subquery, by id only.
-        let window = sqlx::query!(
-            r#"
-            SELECT count(*) AS "read!", min(id) AS oldest FROM (
-                SELECT id FROM tasks
-                WHERE ($1::text IS NULL OR owner = $1)
-                  AND ($2::bigint IS NULL OR id < $2)
-                ORDER BY id DESC
-                LIMIT $3
-            ) AS newest
-            "#,
-            owner,
-            before,
-            rows,
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        (window.read, window.oldest)
+        window_end(&mut tx, None, before, owner, rows).await?
     };
     tx.commit().await?;
     Ok(Counted {

@@ -217,25 +217,7 @@ async fn walk(
     } else {
         // The same candidates as the page's subquery (a `query!` takes one
         // literal, so the filter is written twice), by id only.
-        let window = sqlx::query!(
-            r#"
-            SELECT count(*) AS "read!", min(id) AS oldest FROM (
-                SELECT id FROM tasks
-                WHERE ($1::text IS NULL OR status = $1)
-                  AND ($2::bigint IS NULL OR id < $2)
-                  AND ($4::text IS NULL OR owner = $4)
-                ORDER BY id DESC
-                LIMIT $3
-            ) AS candidates
-            "#,
-            status,
-            filter.before_id,
-            rows,
-            owner,
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        (window.read, window.oldest)
+        window_end(&mut tx, status, filter.before_id, owner, rows).await?
     };
     tx.commit().await?;
     Ok(Walked {
@@ -243,6 +225,37 @@ async fn walk(
         read,
         oldest,
     })
+}
+
+/// How many of the newest `rows` candidates there are (status, cursor and
+/// owner applied) and the oldest of them, where a walk that did not find
+/// all it wanted goes on from.
+async fn window_end(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    before: Option<i64>,
+    owner: Option<&str>,
+    rows: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let window = sqlx::query!(
+        r#"
+        SELECT count(*) AS "read!", min(id) AS oldest FROM (
+            SELECT id FROM tasks
+            WHERE ($1::text IS NULL OR status = $1)
+              AND ($2::bigint IS NULL OR id < $2)
+              AND ($4::text IS NULL OR owner = $4)
+            ORDER BY id DESC
+            LIMIT $3
+        ) AS candidates
+        "#,
+        status,
+        before,
+        rows,
+        owner,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((window.read, window.oldest))
 }
 
 /// Every match from the trigram index, then the newest page of them; the
