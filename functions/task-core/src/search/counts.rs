@@ -186,7 +186,7 @@ mod tests {
         // A user of 2,000 tasks among 1,000,000, 50 matches in its newest
         // 500: its 150 matches would be few to count from the index, but
         // the index reads the word's entries for the whole table (100,000
-        // tasks; 3.9 ms measured), and the cap is within 800 more rows.
+        // tasks; 1.9–3.9 ms measured), and the cap is within 800 more rows.
         let spread = IndexScope {
             everyone: 1_000_000,
             fetched: 2_000,

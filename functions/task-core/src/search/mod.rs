@@ -42,9 +42,10 @@ const WALK_LIMIT: i64 = 100_000;
 const INDEX_ROW_COST: f64 = 12.0;
 /// Relative cost of one task of the whole table listed under the word's
 /// trigrams, which the index reads whoever's tasks it narrows to: narrowed
-/// to a user of 2,000 tasks, a word in one task of ten cost 3.9 ms at
-/// 1,000,000 tasks (~40 ns for each of its 100,000 tasks, ~0.09 of a
-/// walked row), a rare word 0.06 ms.
+/// to one user's 1,000 tasks, a word in one task of ten cost 1.9–3.9 ms at
+/// 1,000,000 tasks (two measurements; 20–40 ns for each of its 100,000
+/// tasks, 0.04–0.09 of a walked row: this is the dearer end), a rare word
+/// 0.06 ms.
 const INDEX_ENTRY_COST: f64 = 0.1;
 
 impl TaskRepository {
