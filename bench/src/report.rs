@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::measure::scale::ScaleRow;
+use crate::measure::scale::{SAMPLES, SPREAD_USER_TASKS, ScaleRow};
 use crate::results::{EventPath, Results};
 
 fn verdict(met: bool) -> &'static str {
@@ -307,11 +307,14 @@ fn scale_section(md: &mut String, rows: &[ScaleRow]) {
     let _ = write!(
         md,
         "## Cost as the data grows\n\nEach route through the gateway, {} requests one after another, with the table at {small} and at {large} tasks (random words from a 50,000-word vocabulary; the rare word in 10 tasks, the common one in 1 of 10), and a task whose history holds 20,000 entries of 10,000-character descriptions.{} Targets: at the large size every route within 2x of its small-size median and under 20 ms.\n\n",
-        100,
+        SAMPLES,
         if owned {
-            " Every request is made as one user, who sees only its own tasks (the rare word is in 10 of them, and the long history is of one of them): first with every task that user's, then with the tasks spread over many users in runs of ten, the user's runs far apart: 1,000 of the small table's tasks, and 1,000 more of the large one's, so that both sizes search the same number of the user's newest tasks."
+            let spread = thousands(SPREAD_USER_TASKS);
+            format!(
+                " Every request is made as one user, who sees only its own tasks (the rare word is in 10 of them, and the long history is of one of them): first with every task that user's, then with the tasks spread over many users in runs of ten, the user's runs far apart: {spread} of the small table's tasks, and {spread} more of the large one's, so that both sizes search the same number of the user's newest tasks."
+            )
         } else {
-            ""
+            String::new()
         }
     );
     let mut layouts: Vec<Option<i64>> = Vec::new();
@@ -350,6 +353,19 @@ fn scale_section(md: &mut String, rows: &[ScaleRow]) {
 }
 
 /// The smallest and the largest table of `rows`.
+/// `n` with its thousands grouped, as the report's prose writes numbers.
+fn thousands(n: i64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 fn sizes<'a>(rows: impl IntoIterator<Item = &'a ScaleRow>) -> Option<(i64, i64)> {
     let sizes: Vec<i64> = rows.into_iter().map(|r| r.tasks).collect();
     Some((*sizes.iter().min()?, *sizes.iter().max()?))

@@ -23,7 +23,7 @@ pub const NO_MATCH: &str = "qxzqxzq";
 /// Random words the text is drawn from: each is in about 1 task of 4,000.
 const VOCABULARY: usize = 50_000;
 /// Requests timed per route and size (after a few that warm up).
-const SAMPLES: usize = 100;
+pub const SAMPLES: usize = 100;
 const WARM_UP: usize = 5;
 /// Tasks inserted per statement.
 const BATCH: i64 = 100_000;

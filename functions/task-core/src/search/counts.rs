@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{FIRST_WINDOW, Plan, indexes_only, plan, window_end};
+use super::{FIRST_WINDOW, Plan, index_scope, indexes_only, plan, window_end};
 use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
@@ -34,8 +34,7 @@ impl TaskRepository {
         if first.found() >= wanted || first.read < FIRST_WINDOW {
             return Ok(capped(first.statuses));
         }
-        let counts = self.count_all(owner).await?;
-        let scope = self.index_scope(owner, &counts).await?;
+        let scope = index_scope(&mut conn, owner).await?;
         let density = first.found() as f64 / first.read as f64;
         let still = wanted - first.found();
         let plan = plan(still, density, scope.rows(density, COUNT_INDEX_COST));
