@@ -61,6 +61,17 @@ pub struct ScaleRow {
     pub user_tasks: Option<i64>,
 }
 
+/// One route's requests at one table size.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    route: String,
+    tasks: i64,
+    user_tasks: i64,
+    /// Each request's time, ms.
+    times: Vec<f64>,
+    response_bytes: usize,
+}
+
 /// The table, the words the measured routes use, and whose tasks they are.
 pub struct ScaleData {
     /// A word of the text in a few of the user's tasks at the small size
@@ -247,6 +258,50 @@ impl ScaleData {
                 started.elapsed().as_secs_f64()
             ));
         }
+        self.place_rare_word(pool).await?;
+        sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
+        Ok(())
+    }
+
+    /// Cuts the table back to the tasks up to `last` (as it was when the
+    /// small size was first measured) and puts the rare word back in ten of
+    /// them, for the small size to be measured again after the large.
+    pub async fn shrink(&self, pool: &PgPool, last: i64) -> anyhow::Result<()> {
+        let started = Instant::now();
+        sqlx::query("DELETE FROM tasks WHERE id > $1")
+            .bind(last)
+            .execute(pool)
+            .await?;
+        self.place_rare_word(pool).await?;
+        // A rewrite, as the small table was first built: compact, its
+        // indexes holding only its tasks; then the visibility map a vacuum
+        // keeps.
+        sqlx::query("VACUUM FULL tasks").execute(pool).await?;
+        sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
+        say(&format!(
+            "cut back to {} tasks ({:.0} s)",
+            self.tasks(pool).await?,
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    }
+
+    /// The newest task's id.
+    pub async fn last_task(pool: &PgPool) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM tasks")
+            .fetch_one(pool)
+            .await?)
+    }
+
+    async fn tasks(&self, pool: &PgPool) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM tasks")
+            .fetch_one(pool)
+            .await?)
+    }
+
+    /// The rare word in ten of the user's tasks, spread from its oldest to
+    /// its newest (a task created without a description may be one of them).
+    async fn place_rare_word(&self, pool: &PgPool) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE tasks SET description = replace(description, ' zanzibarite', '') \
              WHERE description LIKE '%zanzibarite%'",
@@ -264,7 +319,6 @@ impl ScaleData {
             .execute(pool)
             .await?;
         }
-        sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
         Ok(())
     }
 
@@ -279,16 +333,14 @@ impl ScaleData {
     }
 
     /// Every measured route at the table's current size, as the user (its
-    /// tokens from `tokens`).
+    /// tokens from `tokens`): each request's time.
     pub async fn measure(
         &self,
         gateway: &str,
         pool: &PgPool,
         tokens: &Tokens,
-    ) -> anyhow::Result<Vec<ScaleRow>> {
-        let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
-            .fetch_one(pool)
-            .await?;
+    ) -> anyhow::Result<Vec<Timed>> {
+        let tasks = self.tasks(pool).await?;
         let mine = self.user_tasks(pool).await?;
         let middle_id: i64 = sqlx::query_scalar(
             "SELECT id FROM tasks WHERE owner = $2 ORDER BY id OFFSET $1 LIMIT 1",
@@ -388,7 +440,13 @@ impl ScaleData {
                     bytes = bytes.max(body.len());
                 }
             }
-            rows.push(self.row(route, tasks, mine, &times, bytes));
+            rows.push(Timed {
+                route,
+                tasks,
+                user_tasks: mine,
+                times,
+                response_bytes: bytes,
+            });
         }
         let mut times = Vec::new();
         for i in 0..SAMPLES + WARM_UP {
@@ -407,31 +465,110 @@ impl ScaleData {
                 times.push(start.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        rows.push(self.row("POST /api/tasks".into(), tasks, mine, &times, 0));
+        rows.push(Timed {
+            route: "POST /api/tasks".into(),
+            tasks,
+            user_tasks: mine,
+            times,
+            response_bytes: 0,
+        });
         Ok(rows)
     }
 
-    fn row(
-        &self,
-        route: String,
-        tasks: i64,
-        user_tasks: i64,
-        times: &[f64],
-        response_bytes: usize,
-    ) -> ScaleRow {
+    /// The figures of each route's requests.
+    pub fn rows(&self, timed: &[Timed]) -> Vec<ScaleRow> {
+        timed.iter().map(|t| self.row(t)).collect()
+    }
+
+    /// The figures of each route's requests at the same size, measured
+    /// twice (`before` the table grew, `after` it was cut back): one row of
+    /// both runs' requests.
+    pub fn pooled(&self, before: &[Timed], after: &[Timed]) -> anyhow::Result<Vec<ScaleRow>> {
+        before
+            .iter()
+            .map(|b| {
+                let a = after
+                    .iter()
+                    .find(|a| a.route == b.route)
+                    .ok_or_else(|| anyhow::anyhow!("{}: measured once", b.route))?;
+                anyhow::ensure!(
+                    a.tasks == b.tasks,
+                    "{}: {} tasks before, {} after",
+                    b.route,
+                    b.tasks,
+                    a.tasks
+                );
+                Ok(self.row(&Timed {
+                    times: [b.times.as_slice(), a.times.as_slice()].concat(),
+                    response_bytes: b.response_bytes.max(a.response_bytes),
+                    ..b.clone()
+                }))
+            })
+            .collect()
+    }
+
+    fn row(&self, timed: &Timed) -> ScaleRow {
+        let times = &timed.times;
         let row = ScaleRow {
-            route,
-            tasks,
+            route: timed.route.clone(),
+            tasks: timed.tasks,
             owners: Some(self.owners),
-            user_tasks: Some(user_tasks),
+            user_tasks: Some(timed.user_tasks),
             median_ms: percentile(times, 50.0),
             p99_ms: percentile(times, 99.0),
-            response_bytes,
+            response_bytes: timed.response_bytes,
         };
+        let user_tasks = timed.user_tasks;
+        let tasks = timed.tasks;
         say(&format!(
             "{:<70} {:>9} tasks ({user_tasks} {}'s, {} owners)  median {:>7.2} ms  p99 {:>7.2} ms  {} bytes",
             row.route, tasks, self.user, self.owners, row.median_ms, row.p99_ms, row.response_bytes
         ));
         row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> ScaleData {
+        ScaleData {
+            word: String::new(),
+            history_task: 0,
+            history_middle: String::new(),
+            user: "alice".into(),
+            sub: "alice-sub".into(),
+            owners: 1,
+        }
+    }
+
+    fn timed(tasks: i64, times: &[f64]) -> Timed {
+        Timed {
+            route: "GET /api/tasks".into(),
+            tasks,
+            user_tasks: tasks,
+            times: times.to_vec(),
+            response_bytes: 10,
+        }
+    }
+
+    #[test]
+    fn the_small_size_is_figured_from_both_its_runs() {
+        let before = [timed(10_001, &[1.0, 1.0, 1.0])];
+        let after = [timed(10_001, &[2.0, 3.0, 3.0])];
+        let rows = data().pooled(&before, &after).unwrap();
+        // Either run alone: a median of 1 or 3.
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].median_ms, 2.0);
+        assert_eq!(rows[0].p99_ms, 3.0);
+        assert_eq!(rows[0].tasks, 10_001);
+    }
+
+    #[test]
+    fn runs_of_tables_of_different_sizes_are_not_pooled() {
+        let before = [timed(10_001, &[1.0])];
+        let after = [timed(10_106, &[1.0])];
+        assert!(data().pooled(&before, &after).is_err());
     }
 }

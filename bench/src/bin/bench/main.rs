@@ -221,6 +221,11 @@ async fn main() -> anyhow::Result<()> {
 /// `large` tasks: first with every task [`USER`]'s, then with the tasks
 /// spread over [`SPREAD_OWNERS`] users ([`USER`] among them, with about
 /// [`bench::measure::scale::SPREAD_USER_TASKS`] of each size's new tasks).
+/// The small size is measured before the table grows and again once it is
+/// cut back, its figures from both: this machine's speed drifts over the
+/// minutes a growth takes (the same search measured 2.7 ms, then 4.2 ms
+/// half an hour later), and a ratio of two sizes measured once each, one
+/// before and one after, measured that drift with them.
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
     let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
     let small = 10_000;
@@ -230,10 +235,18 @@ async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
             "scale: {small} tasks of {owners} user(s) and a history of 20,000 entries"
         ));
         let data = ScaleData::start(pool, small, USER, &bench.sub, owners).await?;
-        rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
+        let last = ScaleData::last_task(pool).await?;
+        let before = data.measure(gateway, pool, &bench.tokens).await?;
         say(&format!("scale: growing the table to {large} tasks"));
         data.grow(pool, small, large).await?;
-        rows.extend(data.measure(gateway, pool, &bench.tokens).await?);
+        let grown = data.measure(gateway, pool, &bench.tokens).await?;
+        say(&format!(
+            "scale: cutting the table back to its {small} tasks"
+        ));
+        data.shrink(pool, last).await?;
+        let after = data.measure(gateway, pool, &bench.tokens).await?;
+        rows.extend(data.pooled(&before, &after)?);
+        rows.extend(data.rows(&grown));
     }
     Ok(rows)
 }
