@@ -225,6 +225,14 @@ impl ScaleData {
         let mut have = from;
         while have < to {
             let next = (have + BATCH).min(to);
+            // The same words every run, from a seed of the batch's place:
+            // drawn afresh, the word of the text was another each run (9
+            // letters in one, 5 in the next), and the index's cost with it.
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT setseed($1)")
+                .bind((next % 1_000_000) as f64 / 1_000_000.0)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 r#"
                 INSERT INTO tasks (title, description, status, owner)
@@ -250,8 +258,9 @@ impl ScaleData {
             .bind(user_every)
             .bind(&self.sub)
             .bind(self.owners)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             have = next;
             say(&format!(
                 "{have} tasks ({:.0} s)",
