@@ -352,7 +352,6 @@ fn scale_section(md: &mut String, rows: &[ScaleRow]) {
     }
 }
 
-/// The smallest and the largest table of `rows`.
 /// `n` with its thousands grouped, as the report's prose writes numbers.
 fn thousands(n: i64) -> String {
     let digits = n.to_string();
@@ -366,6 +365,7 @@ fn thousands(n: i64) -> String {
     grouped
 }
 
+/// The smallest and the largest table of `rows`.
 fn sizes<'a>(rows: impl IntoIterator<Item = &'a ScaleRow>) -> Option<(i64, i64)> {
     let sizes: Vec<i64> = rows.into_iter().map(|r| r.tasks).collect();
     Some((*sizes.iter().min()?, *sizes.iter().max()?))
