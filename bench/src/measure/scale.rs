@@ -72,6 +72,116 @@ pub struct Timed {
     response_bytes: usize,
 }
 
+/// A route's requests on one stack.
+struct Route {
+    name: String,
+    /// Taken in turn, one per request.
+    paths: Vec<String>,
+    /// A POST of a new task (else a GET).
+    create: bool,
+    tasks: i64,
+    user_tasks: i64,
+}
+
+/// A stack the routes are measured on, and the data it holds.
+pub struct Side<'a> {
+    pub gateway: &'a str,
+    pub pool: &'a PgPool,
+    pub tokens: &'a Tokens,
+    pub data: &'a ScaleData,
+}
+
+/// Which side sends first in a round: each in turn, so that neither always
+/// follows the other (and finds, say, its caches cooled by it).
+fn turn(round: usize) -> [usize; 2] {
+    if round.is_multiple_of(2) {
+        [0, 1]
+    } else {
+        [1, 0]
+    }
+}
+
+/// Every route on both sides, side by side: a route's requests alternate
+/// between the two stacks ([`turn`]), so a drift of this machine's speed
+/// falls on both sizes alike. (Measured one after the other, minutes apart,
+/// the same search on the same table took 2.7 ms, then 4.2 ms.) Each
+/// side's requests, in the order of its routes.
+pub async fn measure_side_by_side(sides: [Side<'_>; 2]) -> anyhow::Result<[Vec<Timed>; 2]> {
+    anyhow::ensure!(
+        sides[0].data.word == sides[1].data.word,
+        "the two tables differ: their words of the text are {} and {}",
+        sides[0].data.word,
+        sides[1].data.word
+    );
+    let routes = [
+        sides[0].data.routes(sides[0].pool).await?,
+        sides[1].data.routes(sides[1].pool).await?,
+    ];
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let mut timed: [Vec<Timed>; 2] = [Vec::new(), Vec::new()];
+    for (first, second) in routes[0].iter().zip(&routes[1]) {
+        let pair = [first, second];
+        let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        let mut bytes = [0; 2];
+        for i in 0..SAMPLES + WARM_UP {
+            for s in turn(i) {
+                let (elapsed, body) = sides[s].send(&client, pair[s], i).await?;
+                if i >= WARM_UP {
+                    times[s].push(elapsed);
+                    bytes[s] = bytes[s].max(body);
+                }
+            }
+        }
+        for (s, times) in times.into_iter().enumerate() {
+            let route = pair[s];
+            timed[s].push(Timed {
+                route: route.name.clone(),
+                tasks: route.tasks,
+                user_tasks: route.user_tasks,
+                times,
+                response_bytes: if route.create { 0 } else { bytes[s] },
+            });
+        }
+    }
+    Ok(timed)
+}
+
+impl Side<'_> {
+    /// The `i`th request of `route` as the user: its time (ms) and the
+    /// size of its answer. The token is taken before the clock starts (the
+    /// whole measurement may outlast one).
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        route: &Route,
+        i: usize,
+    ) -> anyhow::Result<(f64, usize)> {
+        let token = self
+            .tokens
+            .of(&self.data.user)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let url = format!("{}{}", self.gateway, route.paths[i % route.paths.len()]);
+        let request = if route.create {
+            client
+                .post(url)
+                .json(&serde_json::json!({"title": format!("scale {i}")}))
+        } else {
+            client.get(url)
+        }
+        .bearer_auth(token);
+        let start = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(status.is_success(), "{}: {status}", route.name);
+        Ok((elapsed, body.len()))
+    }
+}
+
 /// The table, the words the measured routes use, and whose tasks they are.
 pub struct ScaleData {
     /// A word of the text in a few of the user's tasks at the small size
@@ -272,36 +382,6 @@ impl ScaleData {
         Ok(())
     }
 
-    /// Cuts the table back to the tasks up to `last` (as it was when the
-    /// small size was first measured) and puts the rare word back in ten of
-    /// them, for the small size to be measured again after the large.
-    pub async fn shrink(&self, pool: &PgPool, last: i64) -> anyhow::Result<()> {
-        let started = Instant::now();
-        sqlx::query("DELETE FROM tasks WHERE id > $1")
-            .bind(last)
-            .execute(pool)
-            .await?;
-        self.place_rare_word(pool).await?;
-        // A rewrite, as the small table was first built: compact, its
-        // indexes holding only its tasks; then the visibility map a vacuum
-        // keeps.
-        sqlx::query("VACUUM FULL tasks").execute(pool).await?;
-        sqlx::query("VACUUM ANALYZE tasks").execute(pool).await?;
-        say(&format!(
-            "cut back to {} tasks ({:.0} s)",
-            self.tasks(pool).await?,
-            started.elapsed().as_secs_f64()
-        ));
-        Ok(())
-    }
-
-    /// The newest task's id.
-    pub async fn last_task(pool: &PgPool) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM tasks")
-            .fetch_one(pool)
-            .await?)
-    }
-
     async fn tasks(&self, pool: &PgPool) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM tasks")
             .fetch_one(pool)
@@ -341,14 +421,9 @@ impl ScaleData {
         )
     }
 
-    /// Every measured route at the table's current size, as the user (its
-    /// tokens from `tokens`): each request's time.
-    pub async fn measure(
-        &self,
-        gateway: &str,
-        pool: &PgPool,
-        tokens: &Tokens,
-    ) -> anyhow::Result<Vec<Timed>> {
+    /// Every measured route at the table's current size, as the user: the
+    /// paths of each (one, or a few taken in turn), with the table's size.
+    async fn routes(&self, pool: &PgPool) -> anyhow::Result<Vec<Route>> {
         let tasks = self.tasks(pool).await?;
         let mine = self.user_tasks(pool).await?;
         let middle_id: i64 = sqlx::query_scalar(
@@ -366,7 +441,7 @@ impl ScaleData {
                 .fetch_all(pool)
                 .await?;
         let history = self.history_task;
-        let routes: Vec<(String, Vec<String>)> = vec![
+        let reads: Vec<(String, Vec<String>)> = vec![
             (
                 "GET /api/tasks?limit=50".into(),
                 vec!["/api/tasks?limit=50".into()],
@@ -423,97 +498,28 @@ impl ScaleData {
                 )],
             ),
         ];
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?;
-        // A token for each request, taken before its clock starts: the
-        // whole measurement may outlast one.
-        let token = || async { tokens.of(&self.user).await.map_err(anyhow::Error::msg) };
-        let mut rows = Vec::new();
-        for (route, paths) in routes {
-            let mut times = Vec::new();
-            let mut bytes = 0;
-            for i in 0..SAMPLES + WARM_UP {
-                let path = &paths[i % paths.len()];
-                let request = client
-                    .get(format!("{gateway}{path}"))
-                    .bearer_auth(token().await?);
-                let start = Instant::now();
-                let response = request.send().await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                let elapsed = start.elapsed().as_secs_f64() * 1000.0;
-                anyhow::ensure!(status.is_success(), "{route}: {status}");
-                if i >= WARM_UP {
-                    times.push(elapsed);
-                    bytes = bytes.max(body.len());
-                }
-            }
-            rows.push(Timed {
-                route,
-                tasks,
-                user_tasks: mine,
-                times,
-                response_bytes: bytes,
-            });
-        }
-        let mut times = Vec::new();
-        for i in 0..SAMPLES + WARM_UP {
-            let request = client
-                .post(format!("{gateway}/api/tasks"))
-                .bearer_auth(token().await?)
-                .json(&serde_json::json!({"title": format!("scale {i}")}));
-            let start = Instant::now();
-            let response = request.send().await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "create: {}",
-                response.status()
-            );
-            if i >= WARM_UP {
-                times.push(start.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        rows.push(Timed {
-            route: "POST /api/tasks".into(),
+        let route = |name: String, paths: Vec<String>, create: bool| Route {
+            name,
+            paths,
+            create,
             tasks,
             user_tasks: mine,
-            times,
-            response_bytes: 0,
-        });
-        Ok(rows)
+        };
+        let mut routes: Vec<Route> = reads
+            .into_iter()
+            .map(|(name, paths)| route(name, paths, false))
+            .collect();
+        routes.push(route(
+            "POST /api/tasks".into(),
+            vec!["/api/tasks".into()],
+            true,
+        ));
+        Ok(routes)
     }
 
     /// The figures of each route's requests.
     pub fn rows(&self, timed: &[Timed]) -> Vec<ScaleRow> {
         timed.iter().map(|t| self.row(t)).collect()
-    }
-
-    /// The figures of each route's requests at the same size, measured
-    /// twice (`before` the table grew, `after` it was cut back): one row of
-    /// both runs' requests.
-    pub fn pooled(&self, before: &[Timed], after: &[Timed]) -> anyhow::Result<Vec<ScaleRow>> {
-        before
-            .iter()
-            .map(|b| {
-                let a = after
-                    .iter()
-                    .find(|a| a.route == b.route)
-                    .ok_or_else(|| anyhow::anyhow!("{}: measured once", b.route))?;
-                anyhow::ensure!(
-                    a.tasks == b.tasks,
-                    "{}: {} tasks before, {} after",
-                    b.route,
-                    b.tasks,
-                    a.tasks
-                );
-                Ok(self.row(&Timed {
-                    times: [b.times.as_slice(), a.times.as_slice()].concat(),
-                    response_bytes: b.response_bytes.max(a.response_bytes),
-                    ..b.clone()
-                }))
-            })
-            .collect()
     }
 
     fn row(&self, timed: &Timed) -> ScaleRow {
@@ -541,43 +547,15 @@ impl ScaleData {
 mod tests {
     use super::*;
 
-    fn data() -> ScaleData {
-        ScaleData {
-            word: String::new(),
-            history_task: 0,
-            history_middle: String::new(),
-            user: "alice".into(),
-            sub: "alice-sub".into(),
-            owners: 1,
-        }
-    }
-
-    fn timed(tasks: i64, times: &[f64]) -> Timed {
-        Timed {
-            route: "GET /api/tasks".into(),
-            tasks,
-            user_tasks: tasks,
-            times: times.to_vec(),
-            response_bytes: 10,
-        }
-    }
-
     #[test]
-    fn the_small_size_is_figured_from_both_its_runs() {
-        let before = [timed(10_001, &[1.0, 1.0, 1.0])];
-        let after = [timed(10_001, &[2.0, 3.0, 3.0])];
-        let rows = data().pooled(&before, &after).unwrap();
-        // Either run alone: a median of 1 or 3.
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].median_ms, 2.0);
-        assert_eq!(rows[0].p99_ms, 3.0);
-        assert_eq!(rows[0].tasks, 10_001);
-    }
-
-    #[test]
-    fn runs_of_tables_of_different_sizes_are_not_pooled() {
-        let before = [timed(10_001, &[1.0])];
-        let after = [timed(10_106, &[1.0])];
-        assert!(data().pooled(&before, &after).is_err());
+    fn each_side_sends_first_in_every_other_round() {
+        let rounds: Vec<[usize; 2]> = (0..4).map(turn).collect();
+        assert_eq!(rounds, [[0, 1], [1, 0], [0, 1], [1, 0]]);
+        let firsts = |side| {
+            (0..SAMPLES + WARM_UP)
+                .filter(|&i| turn(i)[0] == side)
+                .count()
+        };
+        assert!(firsts(0).abs_diff(firsts(1)) <= 1);
     }
 }

@@ -14,7 +14,7 @@ mod web_app;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bench::measure::scale::{SPREAD_OWNERS, ScaleData, ScaleRow};
+use bench::measure::scale::{SPREAD_OWNERS, ScaleData, ScaleRow, Side, measure_side_by_side};
 use bench::results::{Machine, Results};
 use bench::{repository, stack_launch};
 use clap::Parser;
@@ -78,6 +78,14 @@ pub const USER: &str = "alice";
 /// short enough to see the outbox stay flat within a minute of load.
 pub const OUTBOX_RETENTION: Duration = Duration::from_secs(10);
 
+/// What a bench stack runs with beyond the defaults.
+fn bench_env() -> Vec<(String, String)> {
+    vec![(
+        "OUTBOX_RETENTION_MS".into(),
+        OUTBOX_RETENTION.as_millis().to_string(),
+    )]
+}
+
 pub fn say(message: &str) {
     println!("bench | {message}");
 }
@@ -107,10 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let root = repository();
     say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
     let mut launch = stack_launch("release", Duration::from_secs(2), "bench-stack.log")?;
-    launch.env = vec![(
-        "OUTBOX_RETENTION_MS".into(),
-        OUTBOX_RETENTION.as_millis().to_string(),
-    )];
+    launch.env = bench_env();
     let running = launch.start().map_err(anyhow::Error::msg)?;
     let stack = running.stack.clone();
     let pool = PgPoolOptions::new()
@@ -217,36 +222,59 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every read route and a create as [`USER`] at 10,000 tasks, then at
-/// `large` tasks: first with every task [`USER`]'s, then with the tasks
-/// spread over [`SPREAD_OWNERS`] users ([`USER`] among them, with about
+/// Every read route and a create as [`USER`] at 10,000 tasks and at
+/// `large` tasks, side by side: a second stack holds the small table, the
+/// bench's own grows to the large one, and each route's requests alternate
+/// between the two ([`measure_side_by_side`]). First with every task
+/// [`USER`]'s, then with the tasks spread over [`SPREAD_OWNERS`] users
+/// ([`USER`] among them, with about
 /// [`bench::measure::scale::SPREAD_USER_TASKS`] of each size's new tasks).
-/// The small size is measured before the table grows and again once it is
-/// cut back, its figures from both: this machine's speed drifts over the
-/// minutes a growth takes (the same search measured 2.7 ms, then 4.2 ms
-/// half an hour later), and a ratio of two sizes measured once each, one
-/// before and one after, measured that drift with them.
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
-    let (gateway, pool) = (&bench.stack.gateway_url, &bench.pool);
     let small = 10_000;
+    say(
+        "scale: starting a second stack for the small table (log: target/bench/bench-scale-small.log)",
+    );
+    let mut launch = stack_launch("release", Duration::from_secs(2), "bench-scale-small.log")?;
+    launch.env = bench_env();
+    let small_stack = launch.start().map_err(anyhow::Error::msg)?;
+    let small_pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&small_stack.stack.database_url)
+        .await?;
+    let small_tokens = Tokens::new(&small_stack.stack);
+    let small_sub = small_tokens
+        .sub(USER)
+        .ok_or_else(|| anyhow::anyhow!("the second stack has no account {USER}"))?
+        .to_string();
     let mut rows = Vec::new();
     for owners in [1, SPREAD_OWNERS] {
         say(&format!(
-            "scale: {small} tasks of {owners} user(s) and a history of 20,000 entries"
+            "scale: {small} tasks of {owners} user(s) and a history of 20,000 entries, on both stacks"
         ));
-        let data = ScaleData::start(pool, small, USER, &bench.sub, owners).await?;
-        let last = ScaleData::last_task(pool).await?;
-        let before = data.measure(gateway, pool, &bench.tokens).await?;
-        say(&format!("scale: growing the table to {large} tasks"));
-        data.grow(pool, small, large).await?;
-        let grown = data.measure(gateway, pool, &bench.tokens).await?;
+        let beside = ScaleData::start(&small_pool, small, USER, &small_sub, owners).await?;
+        let data = ScaleData::start(&bench.pool, small, USER, &bench.sub, owners).await?;
         say(&format!(
-            "scale: cutting the table back to its {small} tasks"
+            "scale: growing the bench stack's table to {large} tasks"
         ));
-        data.shrink(pool, last).await?;
-        let after = data.measure(gateway, pool, &bench.tokens).await?;
-        rows.extend(data.pooled(&before, &after)?);
-        rows.extend(data.rows(&grown));
+        data.grow(&bench.pool, small, large).await?;
+        say("scale: measuring both sizes side by side");
+        let [at_small, at_large] = measure_side_by_side([
+            Side {
+                gateway: &small_stack.stack.gateway_url,
+                pool: &small_pool,
+                tokens: &small_tokens,
+                data: &beside,
+            },
+            Side {
+                gateway: &bench.stack.gateway_url,
+                pool: &bench.pool,
+                tokens: &bench.tokens,
+                data: &data,
+            },
+        ])
+        .await?;
+        rows.extend(beside.rows(&at_small));
+        rows.extend(data.rows(&at_large));
     }
     Ok(rows)
 }
