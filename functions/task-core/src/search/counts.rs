@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{FIRST_WINDOW, Plan, index_scope, indexes_only, plan, window_end};
+use super::{FIRST_WINDOW, Plan, density, index_scope, indexes_only, plan, window_end};
 use crate::db::planned_for_its_values;
 use crate::list::{SEARCH_COUNT_CAP, TaskCounts};
 use crate::repository::{TaskRepository, like_pattern};
@@ -35,7 +35,7 @@ impl TaskRepository {
             return Ok(capped(first.statuses));
         }
         let scope = index_scope(&mut conn, owner).await?;
-        let density = first.found() as f64 / first.read as f64;
+        let density = density(first.found(), first.read);
         let still = wanted - first.found();
         let plan = plan(still, density, scope.rows(density, COUNT_INDEX_COST));
         if let (Plan::Walk(rows), Some(oldest)) = (plan, first.oldest) {

@@ -61,7 +61,7 @@ impl TaskRepository {
             return Ok(first.tasks);
         }
         let scope = index_scope(&mut conn, filter.owner.as_deref()).await?;
-        let density = first.tasks.len() as f64 / first.read as f64;
+        let density = density(first.tasks.len() as i64, first.read);
         let wanted = filter.limit - first.tasks.len() as i64;
         let plan = plan(wanted, density, scope.rows(density, INDEX_ROW_COST));
         if let (Plan::Walk(rows), Some(oldest)) = (plan, first.oldest) {
@@ -132,6 +132,17 @@ impl IndexScope {
     fn rows(&self, density: f64, per_match: f64) -> f64 {
         density * (self.fetched as f64 * per_match + self.everyone as f64 * INDEX_ENTRY_COST)
     }
+}
+
+/// The share of the candidates the word is in, as the first window
+/// suggests, counting one match fewer than it found: the newest tasks are
+/// where a word just written is (a search for the task one just created),
+/// so one match there says little of the rest of the table. Counted whole,
+/// at 1,000,000 tasks a page of 10 for a word in 259 tasks, the newest one
+/// of them, walked 7,500 more rows (10 ms) before the index found the
+/// rest: 18 ms in all.
+fn density(found: i64, read: i64) -> f64 {
+    (found - 1).max(0) as f64 / read.max(1) as f64
 }
 
 /// How to finish a page after the first window.
@@ -351,5 +362,18 @@ mod tests {
             Plan::Index
         );
         assert_eq!(plan(100, 0.02, index(0.02)), Plan::Walk(7500));
+    }
+
+    #[test]
+    fn one_match_among_the_newest_is_not_taken_for_a_common_word() {
+        let all = scope(1_000_000, 1_000_000);
+        let plan_for = |found| {
+            let density = density(found, FIRST_WINDOW);
+            plan(10, density, all.rows(density, INDEX_ROW_COST))
+        };
+        // The task just written: the index.
+        assert_eq!(plan_for(1), Plan::Index);
+        // Several: common enough to walk to a page of 10.
+        assert_eq!(plan_for(11), Plan::Walk(750));
     }
 }
