@@ -18,6 +18,7 @@ use bench::measure::scale::{SPREAD_OWNERS, ScaleData, ScaleRow, Side, measure_si
 use bench::results::{Machine, Results};
 use bench::{repository, stack_launch};
 use clap::Parser;
+use local_stack::launch::RunningStack;
 use local_stack::stack_file::StackFile;
 use local_stack::tokens::Tokens;
 use sqlx::postgres::PgPoolOptions;
@@ -78,12 +79,44 @@ pub const USER: &str = "alice";
 /// short enough to see the outbox stay flat within a minute of load.
 pub const OUTBOX_RETENTION: Duration = Duration::from_secs(10);
 
-/// What a bench stack runs with beyond the defaults.
-fn bench_env() -> Vec<(String, String)> {
-    vec![(
+/// A local stack the bench started, and what its requests and queries use.
+struct Started {
+    /// Held while the stack is used: dropped, it stops the stack.
+    running: RunningStack,
+    pool: sqlx::PgPool,
+    /// Tokens of [`USER`] from this stack's provider.
+    tokens: Tokens,
+    /// [`USER`]'s `sub` on this stack.
+    sub: String,
+}
+
+/// Starts a local stack from the release build, its log in
+/// `target/bench/<log>`, and connects to its database.
+async fn start_stack(log: &str) -> anyhow::Result<Started> {
+    say(&format!(
+        "starting a local stack from the release build (log: target/bench/{log})"
+    ));
+    let mut launch = stack_launch("release", Duration::from_secs(2), log)?;
+    launch.env = vec![(
         "OUTBOX_RETENTION_MS".into(),
         OUTBOX_RETENTION.as_millis().to_string(),
-    )]
+    )];
+    let running = launch.start().map_err(anyhow::Error::msg)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&running.stack.database_url)
+        .await?;
+    let tokens = Tokens::new(&running.stack);
+    let sub = tokens
+        .sub(USER)
+        .ok_or_else(|| anyhow::anyhow!("the stack has no account {USER}"))?
+        .to_string();
+    Ok(Started {
+        running,
+        pool,
+        tokens,
+        sub,
+    })
 }
 
 pub fn say(message: &str) {
@@ -113,20 +146,13 @@ pub struct Bench {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let root = repository();
-    say("starting the local stack from the release build (log: target/bench/bench-stack.log)");
-    let mut launch = stack_launch("release", Duration::from_secs(2), "bench-stack.log")?;
-    launch.env = bench_env();
-    let running = launch.start().map_err(anyhow::Error::msg)?;
+    let Started {
+        running,
+        pool,
+        tokens,
+        sub,
+    } = start_stack("bench-stack.log").await?;
     let stack = running.stack.clone();
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&stack.database_url)
-        .await?;
-    let tokens = Tokens::new(&stack);
-    let sub = tokens
-        .sub(USER)
-        .ok_or_else(|| anyhow::anyhow!("the stack has no account {USER}"))?
-        .to_string();
     sqlx::query("INSERT INTO tasks (title, description, owner) SELECT 'seeded ' || n, 'for the list benchmark', $2 FROM generate_series(1, $1) AS n")
         .bind(args.rows)
         .bind(&sub)
@@ -231,27 +257,14 @@ async fn main() -> anyhow::Result<()> {
 /// [`bench::measure::scale::SPREAD_USER_TASKS`] of each size's new tasks).
 async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
     let small = 10_000;
-    say(
-        "scale: starting a second stack for the small table (log: target/bench/bench-scale-small.log)",
-    );
-    let mut launch = stack_launch("release", Duration::from_secs(2), "bench-scale-small.log")?;
-    launch.env = bench_env();
-    let small_stack = launch.start().map_err(anyhow::Error::msg)?;
-    let small_pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&small_stack.stack.database_url)
-        .await?;
-    let small_tokens = Tokens::new(&small_stack.stack);
-    let small_sub = small_tokens
-        .sub(USER)
-        .ok_or_else(|| anyhow::anyhow!("the second stack has no account {USER}"))?
-        .to_string();
+    say("scale: a second stack holds the small table");
+    let beside = start_stack("bench-scale-small.log").await?;
     let mut rows = Vec::new();
     for owners in [1, SPREAD_OWNERS] {
         say(&format!(
             "scale: {small} tasks of {owners} user(s) and a history of 20,000 entries, on both stacks"
         ));
-        let beside = ScaleData::start(&small_pool, small, USER, &small_sub, owners).await?;
+        let small_data = ScaleData::start(&beside.pool, small, USER, &beside.sub, owners).await?;
         let data = ScaleData::start(&bench.pool, small, USER, &bench.sub, owners).await?;
         say(&format!(
             "scale: growing the bench stack's table to {large} tasks"
@@ -260,10 +273,10 @@ async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
         say("scale: measuring both sizes side by side");
         let [at_small, at_large] = measure_side_by_side([
             Side {
-                gateway: &small_stack.stack.gateway_url,
-                pool: &small_pool,
-                tokens: &small_tokens,
-                data: &beside,
+                gateway: &beside.running.stack.gateway_url,
+                pool: &beside.pool,
+                tokens: &beside.tokens,
+                data: &small_data,
             },
             Side {
                 gateway: &bench.stack.gateway_url,
@@ -273,7 +286,7 @@ async fn scale(bench: &Bench, large: i64) -> anyhow::Result<Vec<ScaleRow>> {
             },
         ])
         .await?;
-        rows.extend(beside.rows(&at_small));
+        rows.extend(small_data.rows(&at_small));
         rows.extend(data.rows(&at_large));
     }
     Ok(rows)

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::{COMMON_WORD, NO_MATCH, RARE_WORD, SAMPLES, ScaleData, WARM_UP};
 
 /// One route's requests at one table size.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Timed {
     pub(super) route: String,
     pub(super) tasks: i64,

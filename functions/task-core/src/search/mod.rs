@@ -154,8 +154,9 @@ enum Plan {
 }
 
 /// A walk to `wanted` matches reads about `wanted / density` rows; the
-/// index costs `index_rows` walked rows ([`IndexScope::rows`]). No match
-/// in the window: the word is rare, the index wins.
+/// index costs `index_rows` walked rows ([`IndexScope::rows`]). A density
+/// of 0 (at most one match in the window, see [`density`]): the word is
+/// rare, the index wins.
 fn plan(wanted: i64, density: f64, index_rows: f64) -> Plan {
     if density <= 0.0 {
         return Plan::Index;
